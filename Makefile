@@ -1,0 +1,225 @@
+# tcp-forwarder: one non-recursive Makefile. The source lists below are the
+# module map. `make` builds the binaries; `make test` installs what is
+# missing, then runs units, sanitizer units, integration tests and fuzzers.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BUILD      ?= build
+SAN        ?=
+CC         ?= cc
+OPT        ?= -O2
+
+O          := $(BUILD)/obj
+BIN        := $(BUILD)/bin
+
+WARN    := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+           -Wshadow -Wpointer-arith -Wcast-qual -Wno-missing-field-initializers
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -g $(WARN) -pthread \
+           -DTCPFWD_VERSION='"$(VERSION)"' \
+           $(shell pkg-config --cflags yaml-0.1 jansson 2>/dev/null) $(EXTRA_CFLAGS)
+LDLIBS  := -lnng $(shell pkg-config --libs yaml-0.1 jansson 2>/dev/null) -pthread -lm
+LDFLAGS := $(EXTRA_LDFLAGS)
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+COMMON_SRCS := \
+	common/log.c \
+	common/addr.c \
+	common/conf.c \
+	common/conf_types.c \
+	common/config.c \
+	common/evloop.c \
+	common/ipc.c \
+	common/state.c
+
+PROTO_SRCS := \
+	proto/proto.c \
+	proto/proto_activeset.c \
+	proto/proto_report.c
+
+DP_LIB_SRCS := \
+	dataplane/activeset.c \
+	dataplane/backend.c \
+	dataplane/dial.c \
+	dataplane/lb.c \
+	dataplane/listener.c \
+	dataplane/pipes.c \
+	dataplane/pool.c \
+	dataplane/pool_sizing.c \
+	dataplane/pump.c \
+	dataplane/report.c \
+	dataplane/session.c \
+	dataplane/worker.c
+DP_MAIN_SRCS := dataplane/dp_main.c
+
+CP_LIB_SRCS :=
+CP_MAIN_SRCS :=
+CTL_SRCS :=
+
+TOOL_SRCS := tests/tools/tfwd-backend.c tests/tools/tfwd-client.c \
+             tests/tools/tfwd-cp.c
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+obj = $(patsubst %.c,$(O)/%.o,$(1))
+
+LIBCOMMON := $(O)/libcommon.a
+LIBDP     := $(O)/libdp.a
+LIBCP     := $(O)/libcp.a
+
+DAEMONS := $(BIN)/tcpfwd-dataplane
+ifneq ($(CP_MAIN_SRCS),)
+DAEMONS += $(BIN)/tcpfwd-controlplane
+endif
+ifneq ($(CTL_SRCS),)
+DAEMONS += $(BIN)/tcpfwdctl
+endif
+TOOLS   := $(patsubst tests/tools/%.c,$(BIN)/%,$(TOOL_SRCS))
+UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all tools units test test-unit test-integration test-asan fuzz \
+        fuzz-short bench demo install deps check clean format
+
+all: $(DAEMONS) tools
+
+tools: $(TOOLS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRCS) $(PROTO_SRCS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBDP): $(call obj,$(DP_LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBCP): $(call obj,$(CP_LIB_SRCS)) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $(call obj,$(CP_LIB_SRCS))
+
+$(BIN)/tcpfwd-dataplane: $(call obj,$(DP_MAIN_SRCS)) $(LIBDP) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/tcpfwd-controlplane: $(call obj,$(CP_MAIN_SRCS)) $(LIBCP) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/tcpfwdctl: $(call obj,$(CTL_SRCS)) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/tfwd-%: $(O)/tests/tools/tfwd-%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(O)/tests/unit/%.o $(LIBCP) $(LIBDP) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(shell pkg-config --libs cmocka) -o $@
+
+units: $(UNITS)
+
+# ---- tests ---------------------------------------------------------------
+
+# Debian packages the build and the tests need; installed when missing and
+# we are root (a fresh CI machine), otherwise reported.
+DEB_PKGS := build-essential pkg-config libnng-dev libyaml-dev libjansson-dev \
+            libcmocka-dev clang libclang-rt-14-dev iproute2 nftables procps \
+            prometheus haproxy nginx libnginx-mod-stream psmisc curl
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+			grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y \
+				--no-install-recommends $$missing || \
+			{ apt-get update && DEBIAN_FRONTEND=noninteractive \
+			  apt-get install -y --no-install-recommends $$missing; }; \
+		else \
+			echo "missing packages:$$missing (run as root or install them)"; \
+			exit 1; \
+		fi; \
+	fi
+
+check:
+	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|strtok|atoi|atol)\s*\(' \
+		common/*.c proto/*.c dataplane/*.c controlplane/*.c \
+		controlplane/ctl/*.c 2>/dev/null || \
+		{ echo "banned function used (see above)"; exit 1; }
+
+test-unit: units
+	@tests/run-units.sh $(BUILD)/tests
+
+test-integration: all
+	@tests/integration/run.sh $(BUILD)
+
+test-asan:
+	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 all units
+	tests/run-units.sh build/asan/tests
+	tests/integration/run.sh build/asan
+
+test: deps
+	$(MAKE) check
+	$(MAKE) all units
+	tests/run-units.sh $(BUILD)/tests
+	tests/integration/run.sh $(BUILD)
+	$(MAKE) test-asan
+	$(MAKE) fuzz-short
+
+# ---- fuzzing -------------------------------------------------------------
+
+FUZZ_BUILD := build/fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined \
+	$(shell pkg-config --cflags yaml-0.1 jansson 2>/dev/null)
+FUZZ_LIB_SRCS := $(COMMON_SRCS) $(PROTO_SRCS) $(CP_LIB_SRCS)
+FUZZERS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 300
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $^ -lnng $(shell pkg-config --libs yaml-0.1 jansson) \
+		-pthread -lm -o $@
+
+fuzz-build: $(FUZZERS)
+
+fuzz-short: $(FUZZERS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) 20
+
+fuzz: $(FUZZERS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# ---- bench, demo, install ------------------------------------------------
+
+bench: deps all
+	tests/bench/run.sh $(BUILD)
+
+demo: all
+	deploy/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(DAEMONS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/tcp-forwarder
+	install -m 0644 config.yaml ip_list.txt \
+		$(DESTDIR)$(PREFIX)/share/tcp-forwarder/
+
+format:
+	clang-format -i common/*.[ch] proto/*.[ch] dataplane/*.[ch]
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,55 @@
+/*
+ * The channel between the planes, over nng's bus0 protocol: the control
+ * plane listens, every data plane dials and redials forever. Messages are
+ * opaque bytes here (proto/ knows them). Every socket caps message size
+ * with NNG_OPT_RECVMAXSZ; sends never block (bus0 drops when a peer's queue
+ * is full, which the protocol tolerates: every message is a full state).
+ */
+#ifndef TCPFWD_IPC_H
+#define TCPFWD_IPC_H
+
+#include <stddef.h>
+
+struct ipc;
+
+/*
+ * Listens on url ("ipc:///path" or "tcp://host:port"). For ipc:// the
+ * socket file gets mode 0600 and a missing parent folder is created with
+ * mode 0750. Returns 0, or -1 with a reason in err.
+ */
+int ipc_listen(const char *url, size_t max_msg, struct ipc **out, char *err,
+    size_t errlen);
+
+/* Dials url in the background, redialling with backoff (100 ms .. 2 s) for
+ * as long as the channel is open. Returns 0, or -1 when url is invalid. */
+int ipc_dial(const char *url, size_t max_msg, struct ipc **out, char *err,
+    size_t errlen);
+
+/* Becomes readable when a message can be received (for epoll). */
+int ipc_recv_fd(struct ipc *c);
+
+/*
+ * Becomes readable each time a peer connects; ipc_peer_events() reads and
+ * clears it and returns how many peers connected since the last call.
+ */
+int ipc_peer_fd(struct ipc *c);
+unsigned ipc_peer_events(struct ipc *c);
+
+/* Number of peers connected now. */
+unsigned ipc_peers(struct ipc *c);
+
+/* Queues buf to every connected peer without blocking. Returns 0, or -1
+ * when nothing could be queued (no peer, or all queues full). */
+int ipc_send(struct ipc *c, const void *buf, size_t len);
+
+/*
+ * Receives one message without blocking. Returns 1 with a new buffer in
+ * *buf (free it with ipc_free()), 0 when nothing is waiting, -1 on error.
+ */
+int ipc_recv(struct ipc *c, void **buf, size_t *len);
+void ipc_free(void *buf, size_t len);
+
+/* Closes the channel; accepts NULL. */
+void ipc_close(struct ipc *c);
+
+#endif

@@ -1,0 +1,532 @@
+/*
+ * tcpfwd-dataplane: options, start-up order, signals, and the main
+ * thread's loop, which holds the channel to the control plane, applies new
+ * active sets, writes the state file and sends a report every second.
+ * The workers do all the forwarding.
+ */
+#define LOG_MODULE LOGM_MAIN
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/config.h"
+#include "../common/evloop.h"
+#include "../common/ipc.h"
+#include "../common/log.h"
+#include "../common/state.h"
+#include "../common/version.h"
+#include "../proto/proto.h"
+#include "activeset.h"
+#include "backend.h"
+#include "listener.h"
+#include "report.h"
+#include "worker.h"
+
+#define REPORT_MS 1000
+#define DRAIN_CHECK_MS 100
+#define MAX_WORKERS 64
+
+struct dp {
+	struct config cfg;
+	struct evloop *loop;
+	struct ipc *ipc;
+	struct evloop_io ipc_io;
+	struct evloop_io peer_io;
+	struct evloop_io sig_io;
+	struct workers *workers;
+	struct backend_registry registry;
+	struct activeset *set;       /* the set being served, or NULL */
+	char dp_id[PROTO_ID_LEN + 1];
+	uint64_t start_ms;
+	uint64_t ipc_dropped;
+	uint64_t ipc_dropped_logged;
+	bool stopping;
+	uint64_t stop_deadline_ms;
+	struct evloop_timer report_timer;
+	struct evloop_timer drain_timer;
+	struct proto_report *report;
+	struct proto_active_set *msg;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: tcpfwd-dataplane [-c PATH] [--check] [-h] [-V]\n"
+	    "  -c, --config PATH  configuration file (default ./config.yaml)\n"
+	    "      --check        validate the configuration and the state "
+	    "file, then exit\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      print the version\n"
+	    "Signals: TERM/INT drain and stop (twice: stop now), HUP reload "
+	    "logging and pool settings.\n");
+}
+
+static void
+settings_from_config(const struct config *cfg, struct dp_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->pools = cfg->pools;
+	s->keepalive_ms = cfg->server.keepalive_ms;
+	s->max_connections = cfg->dataplane.max_connections;
+	s->pipe_size = (size_t)cfg->dataplane.pipe_size;
+}
+
+static unsigned
+worker_count(const struct config *cfg)
+{
+	long n = cfg->dataplane.workers;
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
+}
+
+static void
+log_set_change(const struct activeset *set, const char *source)
+{
+	char list[1024];
+	size_t off = 0;
+	unsigned i;
+
+	list[0] = '\0';
+	for (i = 0; i < set->n && off < sizeof(list); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+		    i ? ", " : "", set->backends[i]->name);
+	log_info("serving active set %s/%llu from %s (%u backends: %s)%s%s",
+	    set->instance, (unsigned long long)set->generation, source,
+	    set->n, set->n ? list : "none", set->reason[0] ? ": " : "",
+	    set->reason);
+}
+
+/* Makes m the served set. Returns 0, or -1 when memory ran out. */
+static int
+apply_set(struct dp *dp, const struct proto_active_set *m, bool persist,
+    const char *source)
+{
+	struct activeset *set;
+	char *buf;
+	size_t len;
+
+	set = activeset_from_proto(m, &dp->registry);
+	if (set == NULL) {
+		log_warnx("out of memory applying active set %llu",
+		    (unsigned long long)m->generation);
+		return -1;
+	}
+	registry_update(&dp->registry, set);
+	if (dp->workers != NULL)
+		workers_publish_set(dp->workers, set);
+	activeset_unref(dp->set);
+	dp->set = set;
+	log_set_change(set, source);
+	if (!persist)
+		return 0;
+	buf = proto_encode_active_set(m, &len);
+	if (buf == NULL || state_write(dp->cfg.dataplane.state_file, buf,
+	    len) == -1)
+		log_warn("cannot write state file %s",
+		    dp->cfg.dataplane.state_file);
+	free(buf);
+	return 0;
+}
+
+static void
+load_state(struct dp *dp)
+{
+	const char *path = dp->cfg.dataplane.state_file;
+	char err[256], *buf;
+	size_t len;
+
+	if (state_read(path, &buf, &len) == -1) {
+		if (errno == ENOENT)
+			log_info("no state file %s: waiting for the control "
+			    "plane", path);
+		else
+			log_warn("cannot read state file %s", path);
+		return;
+	}
+	if (proto_decode_active_set(buf, len, dp->msg, err, sizeof(err))
+	    == -1)
+		log_warnx("ignoring state file %s: %s", path, err);
+	else
+		apply_set(dp, dp->msg, false, "the state file");
+	free(buf);
+}
+
+static void
+count_dropped(struct dp *dp, const char *why)
+{
+	dp->ipc_dropped++;
+	/* One line per power of two: a flood cannot flood the log. */
+	if ((dp->ipc_dropped & (dp->ipc_dropped - 1)) == 0)
+		log_warnx("dropped a bad message from the control plane (%s); "
+		    "%llu dropped so far", why,
+		    (unsigned long long)dp->ipc_dropped);
+}
+
+static void
+handle_message(struct dp *dp, const void *buf, size_t len)
+{
+	char err[256];
+	int type;
+
+	type = proto_peek_type(buf, len, err, sizeof(err));
+	if (type != PROTO_ACTIVE_SET) {
+		count_dropped(dp, type == -1 ? err : "unexpected type");
+		return;
+	}
+	if (proto_decode_active_set(buf, len, dp->msg, err, sizeof(err))
+	    == -1) {
+		count_dropped(dp, err);
+		return;
+	}
+	if (!activeset_is_newer(dp->set, dp->msg))
+		return;
+	apply_set(dp, dp->msg, true, "the control plane");
+}
+
+static void
+send_report(struct dp *dp)
+{
+	struct report_source src = {
+		.dp_id = dp->dp_id,
+		.start_ms = dp->start_ms,
+		.workers = dp->workers,
+		.registry = &dp->registry,
+		.serving = dp->set,
+		.ipc_dropped = dp->ipc_dropped,
+	};
+	char *buf;
+	size_t len;
+
+	registry_update(&dp->registry, dp->set);
+	report_build(dp->report, &src, evloop_now(dp->loop));
+	buf = proto_encode_report(dp->report, &len);
+	if (buf == NULL) {
+		log_warnx("cannot encode a report");
+		return;
+	}
+	/* No peer yet is normal: the next report goes when one is there. */
+	ipc_send(dp->ipc, buf, len);
+	free(buf);
+}
+
+static void
+report_cb(struct evloop *loop, struct evloop_timer *t)
+{
+	struct dp *dp = t->arg;
+
+	send_report(dp);
+	evloop_timer_start(loop, t, REPORT_MS);
+}
+
+static void
+ipc_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
+{
+	struct dp *dp = io->arg;
+	void *buf;
+	size_t len;
+	int i, rc;
+
+	(void)loop;
+	(void)events;
+	/* Bounded: a flooding peer cannot starve signals and reports. */
+	for (i = 0; i < 64; i++) {
+		rc = ipc_recv(dp->ipc, &buf, &len);
+		if (rc <= 0)
+			break;
+		handle_message(dp, buf, len);
+		ipc_free(buf, len);
+	}
+	if (i == 64)
+		evloop_set_pending(dp->loop);
+}
+
+static void
+peer_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
+{
+	struct dp *dp = io->arg;
+
+	(void)loop;
+	(void)events;
+	if (ipc_peer_events(dp->ipc) > 0) {
+		log_info("connected to the control plane at %s",
+		    dp->cfg.ipc.url);
+		send_report(dp);
+	}
+}
+
+static void
+reload(struct dp *dp)
+{
+	struct config_errors errs;
+	struct config *cfg;
+	struct dp_settings s;
+	char err[256];
+	unsigned i;
+
+	cfg = malloc(sizeof(*cfg));
+	if (cfg == NULL) {
+		log_warnx("reload: out of memory");
+		return;
+	}
+	if (config_load(dp->cfg.path, cfg, &errs) == -1) {
+		log_warnx("reload: %s has errors, keeping the running "
+		    "configuration", dp->cfg.path);
+		for (i = 0; i < errs.count && i < 32; i++)
+			log_warnx("%s", errs.msg[i]);
+		free(cfg);
+		return;
+	}
+	if (log_init(cfg->logging.level, cfg->logging.format,
+	    cfg->logging.output, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the running configuration",
+		    err);
+		free(cfg);
+		return;
+	}
+	if (!addr_equal(&cfg->server.listen_addr,
+	    &dp->cfg.server.listen_addr) ||
+	    cfg->dataplane.workers != dp->cfg.dataplane.workers ||
+	    strcmp(cfg->ipc.url, dp->cfg.ipc.url) != 0)
+		log_warnx("reload: server.listen_addr, dataplane.workers and "
+		    "ipc.url take effect at the next restart");
+	/* Kept as they are until restart. */
+	cfg->server = dp->cfg.server;
+	cfg->dataplane.workers = dp->cfg.dataplane.workers;
+	memcpy(cfg->ipc.url, dp->cfg.ipc.url, sizeof(cfg->ipc.url));
+	dp->cfg = *cfg;
+	free(cfg);
+	settings_from_config(&dp->cfg, &s);
+	workers_publish_settings(dp->workers, &s);
+	log_info("reloaded %s", dp->cfg.path);
+}
+
+static void
+drain_cb(struct evloop *loop, struct evloop_timer *t)
+{
+	struct dp *dp = t->arg;
+	unsigned left = workers_sessions(dp->workers);
+
+	if (left == 0) {
+		log_info("all connections finished");
+		evloop_stop(loop);
+		return;
+	}
+	if (evloop_now(loop) >= dp->stop_deadline_ms) {
+		log_info("drain timeout: closing %u connections", left);
+		evloop_stop(loop);
+		return;
+	}
+	evloop_timer_start(loop, t, DRAIN_CHECK_MS);
+}
+
+static void
+signal_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
+{
+	struct dp *dp = io->arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			log_info("SIGHUP: reloading");
+			log_reopen();
+			reload(dp);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (dp->stopping) {
+				log_info("second signal: stopping now");
+				evloop_stop(loop);
+				return;
+			}
+			dp->stopping = true;
+			dp->stop_deadline_ms = evloop_now(loop) +
+			    dp->cfg.pools.common.drain_timeout_ms;
+			log_info("stopping: no new connections, draining %u "
+			    "for up to %llu ms", workers_sessions(dp->workers),
+			    (unsigned long long)
+			    dp->cfg.pools.common.drain_timeout_ms);
+			workers_stop_accepting(dp->workers);
+			evloop_timer_start(loop, &dp->drain_timer, 0);
+			break;
+		}
+	}
+}
+
+static int
+setup_signals(struct dp *dp)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	return evloop_io_add(dp->loop, &dp->sig_io, fd, EVLOOP_IN, signal_cb,
+	    dp);
+}
+
+static int
+check_only(struct dp *dp)
+{
+	const char *path = dp->cfg.dataplane.state_file;
+	char err[256], *buf;
+	size_t len;
+	int rc = 0;
+
+	if (state_read(path, &buf, &len) == 0) {
+		if (proto_decode_active_set(buf, len, dp->msg, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", path, err);
+			rc = 1;
+		}
+		free(buf);
+	} else if (errno != ENOENT) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		rc = 1;
+	}
+	if (rc == 0)
+		printf("%s: configuration OK\n", dp->cfg.path);
+	return rc;
+}
+
+static void
+open_listeners(struct dp *dp, int *fds, unsigned n)
+{
+	char err[256];
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = listener_open(&dp->cfg.server.listen_addr,
+		    dp->cfg.server.backlog, dp->cfg.server.keepalive_ms, err,
+		    sizeof(err));
+		if (fds[i] == -1)
+			fatalx("%s", err);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = "config.yaml";
+	struct config_errors errs;
+	struct dp_settings settings;
+	int fds[MAX_WORKERS], ch, check = 0;
+	char err[256], name[ADDR_STRLEN];
+	unsigned n;
+	struct dp *dp;
+
+	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("tcpfwd-dataplane %s\n", TCPFWD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	dp = calloc(1, sizeof(*dp));
+	if (dp == NULL || (dp->report = malloc(sizeof(*dp->report))) == NULL ||
+	    (dp->msg = malloc(sizeof(*dp->msg))) == NULL) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	if (config_load(path, &dp->cfg, &errs) == -1) {
+		config_errors_print(&errs);
+		return 1;
+	}
+	if (check)
+		return check_only(dp);
+
+	log_set_ident("dataplane");
+	if (log_init(dp->cfg.logging.level, dp->cfg.logging.format,
+	    dp->cfg.logging.output, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (evloop_new(&dp->loop) == -1)
+		fatal("event loop");
+	if (setup_signals(dp) == -1)
+		fatal("signals");
+	proto_new_id(dp->dp_id);
+	dp->start_ms = evloop_clock_ms();
+
+	n = worker_count(&dp->cfg);
+	open_listeners(dp, fds, n);
+	load_state(dp);
+	settings_from_config(&dp->cfg, &settings);
+	if (workers_start(n, fds, &settings, dp->set, &dp->workers, err,
+	    sizeof(err)) == -1)
+		fatalx("cannot start workers: %s", err);
+	if (ipc_dial(dp->cfg.ipc.url, PROTO_MAX_MSG, &dp->ipc, err,
+	    sizeof(err)) == -1)
+		fatalx("ipc: %s", err);
+	if (evloop_io_add(dp->loop, &dp->ipc_io, ipc_recv_fd(dp->ipc),
+	    EVLOOP_IN, ipc_cb, dp) == -1 ||
+	    evloop_io_add(dp->loop, &dp->peer_io, ipc_peer_fd(dp->ipc),
+	    EVLOOP_IN, peer_cb, dp) == -1)
+		fatal("ipc events");
+	evloop_timer_init(&dp->report_timer, report_cb, dp);
+	evloop_timer_init(&dp->drain_timer, drain_cb, dp);
+	evloop_timer_start(dp->loop, &dp->report_timer, REPORT_MS);
+
+	log_info("tcpfwd-dataplane %s listening on %s with %u worker%s, "
+	    "control plane at %s", TCPFWD_VERSION,
+	    addr_format(&dp->cfg.server.listen_addr, name, sizeof(name)), n,
+	    n == 1 ? "" : "s", dp->cfg.ipc.url);
+	if (evloop_run(dp->loop) == -1)
+		log_warn("main loop failed");
+
+	workers_free(dp->workers);
+	ipc_close(dp->ipc);
+	activeset_unref(dp->set);
+	registry_free(&dp->registry);
+	close(dp->sig_io.fd);
+	evloop_free(dp->loop);
+	free(dp->report);
+	free(dp->msg);
+	free(dp);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,141 @@
+/*
+ * Listening sockets and the accept loop. Out of descriptors, accept stops
+ * watching the socket for a while (10 ms doubling to 1 s) instead of
+ * spinning on a connection it cannot take; the client waits in the
+ * backlog and is served once descriptors free up.
+ */
+#define LOG_MODULE LOGM_WORKER
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "dial.h"
+#include "listener.h"
+#include "session.h"
+#include "worker.h"
+
+#define ACCEPT_BATCH 64
+#define BACKOFF_MIN_MS 10
+#define BACKOFF_MAX_MS 1000
+
+int
+listener_open(const struct addr *a, uint32_t backlog, uint64_t keepalive_ms,
+    char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = addr_to_sockaddr(a, &ss);
+	char name[ADDR_STRLEN];
+	int fd, one = 1;
+
+	addr_format(a, name, sizeof(name));
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1) {
+		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
+		goto fail_close;
+	}
+	dial_sockopts(fd, keepalive_ms);
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
+		snprintf(err, errlen, "cannot bind %s: %s", name,
+		    strerror(errno));
+		goto fail_close;
+	}
+	if (listen(fd, (int)backlog) == -1) {
+		snprintf(err, errlen, "cannot listen on %s: %s", name,
+		    strerror(errno));
+		goto fail_close;
+	}
+	return fd;
+
+fail_close:
+	close(fd);
+	return -1;
+}
+
+static void
+resume_cb(struct evloop *loop, struct evloop_timer *t)
+{
+	struct listener *l = t->arg;
+
+	if (l->fd != -1)
+		evloop_io_mod(loop, &l->io, EVLOOP_IN);
+}
+
+static void
+back_off(struct listener *l, int err)
+{
+	l->backoff_ms = l->backoff_ms == 0 ? BACKOFF_MIN_MS :
+	    l->backoff_ms * 2;
+	if (l->backoff_ms > BACKOFF_MAX_MS)
+		l->backoff_ms = BACKOFF_MAX_MS;
+	if (l->backoff_ms == BACKOFF_MIN_MS || l->backoff_ms == BACKOFF_MAX_MS)
+		log_warnx("accept: %s; pausing accepts for %u ms",
+		    strerror(err), l->backoff_ms);
+	evloop_io_mod(l->w->loop, &l->io, 0);
+	evloop_timer_start(l->w->loop, &l->backoff_timer, l->backoff_ms);
+}
+
+static void
+accept_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
+{
+	struct listener *l = io->arg;
+	int i, fd;
+
+	(void)loop;
+	(void)events;
+	for (i = 0; i < ACCEPT_BATCH && l->fd != -1; i++) {
+		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+				continue;
+			default:
+				worker_count_error(l->w, PROTO_ERR_ACCEPT);
+				back_off(l, errno);
+				return;
+			}
+		}
+		l->backoff_ms = 0;
+		session_accept(l->w, fd);
+	}
+}
+
+int
+listener_start(struct listener *l, struct worker *w, int fd)
+{
+	l->w = w;
+	l->fd = fd;
+	l->backoff_ms = 0;
+	evloop_timer_init(&l->backoff_timer, resume_cb, l);
+	if (evloop_io_add(w->loop, &l->io, fd, EVLOOP_IN, accept_cb, l) == -1) {
+		l->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+void
+listener_close(struct listener *l)
+{
+	int fd = l->fd;
+
+	if (fd == -1)
+		return;
+	evloop_timer_stop(l->w->loop, &l->backoff_timer);
+	evloop_io_del(l->w->loop, &l->io);
+	close(fd);
+	l->fd = -1;
+}
