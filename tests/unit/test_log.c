@@ -292,7 +292,8 @@ test_errno(void **state)
 	out = slurp(logpath);
 	assert_non_null(strstr(out, "WARN pools: cannot open x: Permission "
 	    "denied\n"));
-	assert_non_null(strstr(out, "ERROR pools: failed: Permission denied\n"));
+	assert_non_null(strstr(out, "ERROR pools: failed: Permission "
+	    "denied\n"));
 	assert_non_null(strstr(out, "WARN pools: no errno\n"));
 	free(out);
 }
