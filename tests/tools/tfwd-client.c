@@ -1336,9 +1336,9 @@ out:
 			close(h.h_c[i].hc_fd);
 	failed = h.h_ok != opts.conns;
 	rep_u64("conns", opts.conns);
-	rep_u64("connected", h.h_connected);
-	rep_u64("ok", h.h_ok);
-	rep_u64("failed", h.h_failed);
+	rep_u64("conns_connected", h.h_connected);
+	rep_u64("conns_ok", h.h_ok);
+	rep_u64("conns_failed", h.h_failed);
 	rep_bool("echo_checked", opts.echo_check);
 	rep_dbl("connect_all_s", (double)t_conn / 1e9);
 	rep_u64("hold_ms", opts.hold_ms);

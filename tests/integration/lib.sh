@@ -1,0 +1,485 @@
+# shellcheck shell=bash disable=SC2034
+#
+# Helpers for the integration scenarios (tests/integration/t_*.sh): a temp
+# folder, processes started and stopped by PID, ports, configs, network
+# namespaces, assertions. Source it, then call tfwd_tmpdir first:
+#
+#	. "$(dirname "$0")/lib.sh"
+#	tfwd_tmpdir
+#
+# TFWD_BUILD is the build folder (binaries in $TFWD_BUILD/bin); run.sh
+# exports it. TFWD_KEEP=1 keeps $TMP after the test. Exit 77 means SKIP.
+# Only processes started here are ever signalled, by PID.
+
+TFWD_BUILD=${TFWD_BUILD:-build}
+case $TFWD_BUILD in
+/*) ;;
+*) TFWD_BUILD=$(cd "$TFWD_BUILD" 2>/dev/null && pwd || echo "$TFWD_BUILD") ;;
+esac
+export TFWD_BUILD
+TFWD_BIN=$TFWD_BUILD/bin
+
+declare -gA TFWD_PIDS=()	# name -> pid
+# shellcheck disable=SC2034 # read by the tests
+declare -gA TFWD_STATUS=()	# name -> exit status, once stopped
+declare -ga TFWD_ORDER=()	# names, in start order
+declare -ga TFWD_NETNS=()	# namespaces we created
+TMP=${TMP:-}
+
+# tfwd_tmpdir: makes $TMP (mktemp under /tmp) and installs the EXIT trap
+# that stops every started process, removes our namespaces and $TMP.
+tfwd_tmpdir() {
+	TMP=$(mktemp -d /tmp/tfwd-test.XXXXXX) || exit 1
+	export TMP
+	trap tfwd_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+# log MSG...: a timestamped line on stderr.
+log() {
+	printf '%s %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2
+}
+
+# skip MSG: ends the test as SKIP (exit 77).
+skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+# fail MSG: prints MSG, the last 30 lines of every log in $TMP, exits 1.
+fail() {
+	local f
+	echo "FAIL: $*" >&2
+	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+		for f in "$TMP"/*.log; do
+			[ -f "$f" ] || continue
+			echo "---- last 30 lines of $(basename "$f") ----" >&2
+			tail -n 30 "$f" >&2
+		done
+	fi
+	exit 1
+}
+
+# require_bin NAME...: SKIP unless $TFWD_BIN/NAME exists for each NAME.
+require_bin() {
+	local b
+	for b in "$@"; do
+		[ -x "$TFWD_BIN/$b" ] || skip "$TFWD_BIN/$b not built"
+	done
+}
+
+# require_root: SKIP unless root (network namespaces, nftables).
+require_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+}
+
+# tfwd_start NAME CMD...: starts CMD in the background, output to
+# $TMP/NAME.log, its PID recorded under NAME (see tfwd_pid). CMD must be a
+# program, not a shell function, so that the PID is the program's; in a
+# namespace: tfwd_start NAME ip netns exec "$(netns_name NS)" CMD...
+tfwd_start() {
+	local name=$1
+	shift
+	[ -n "$TMP" ] || fail "tfwd_start before tfwd_tmpdir"
+	[ -z "${TFWD_PIDS[$name]:-}" ] || fail "tfwd_start: $name already running"
+	"$@" >>"$TMP/$name.log" 2>&1 &
+	TFWD_PIDS[$name]=$!
+	TFWD_ORDER+=("$name")
+	unset 'TFWD_STATUS[$name]'
+	log "started $name (pid $!): $*"
+}
+
+# tfwd_pid NAME: prints the PID of NAME.
+tfwd_pid() {
+	[ -n "${TFWD_PIDS[$1]:-}" ] || fail "tfwd_pid: $1 not started"
+	echo "${TFWD_PIDS[$1]}"
+}
+
+# tfwd_running NAME: true while NAME's process is alive.
+tfwd_running() {
+	local pid=${TFWD_PIDS[$1]:-}
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# tfwd_kill NAME [SIGNAL]: sends SIGNAL (default KILL) to NAME and reaps it.
+tfwd_kill() {
+	local name=$1 sig=${2:-KILL} pid=${TFWD_PIDS[$1]:-}
+	[ -n "$pid" ] || fail "tfwd_kill: $name not started"
+	kill -s "$sig" "$pid" 2>/dev/null || true
+	if [ "$sig" = KILL ] || [ "$sig" = 9 ]; then
+		local rc=0
+		wait "$pid" 2>/dev/null || rc=$?
+		TFWD_STATUS[$name]=$rc
+		unset 'TFWD_PIDS[$name]'
+		log "killed $name (pid $pid)"
+	fi
+}
+
+# tfwd_signal NAME SIGNAL: sends SIGNAL to NAME (HUP, USR1, ...).
+tfwd_signal() {
+	local pid
+	pid=$(tfwd_pid "$1")
+	kill -s "$2" "$pid" || fail "cannot signal $1"
+}
+
+# tfwd_stop NAME: SIGTERM, up to 5 s to exit, then SIGKILL. The exit
+# status is left in TFWD_STATUS[NAME] (137 after a SIGKILL).
+tfwd_stop() {
+	local name=$1 pid=${TFWD_PIDS[$1]:-} i rc=0
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$name (pid $pid) ignored SIGTERM for 5 s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	TFWD_STATUS[$name]=$rc
+	unset 'TFWD_PIDS[$name]'
+	log "stopped $name (pid $pid, status $rc)"
+}
+
+# tfwd_wait_exit NAME [TIMEOUT]: waits for NAME to exit on its own; its
+# status goes to TFWD_STATUS[NAME]. Fails after TIMEOUT seconds (10).
+tfwd_wait_exit() {
+	local name=$1 timeout=${2:-10} pid rc=0
+	pid=$(tfwd_pid "$name")
+	wait_until "$timeout" eval "! kill -0 $pid 2>/dev/null" ||
+		fail "$name did not exit within $timeout s"
+	wait "$pid" 2>/dev/null || rc=$?
+	TFWD_STATUS[$name]=$rc
+	unset 'TFWD_PIDS[$name]'
+}
+
+# tfwd_cleanup: the EXIT trap. Stops every process we started (newest
+# first), removes the namespaces we created and $TMP (unless TFWD_KEEP=1).
+tfwd_cleanup() {
+	local rc=$? i name ns
+	trap - EXIT
+	for ((i = ${#TFWD_ORDER[@]} - 1; i >= 0; i--)); do
+		name=${TFWD_ORDER[$i]}
+		[ -n "${TFWD_PIDS[$name]:-}" ] && tfwd_stop "$name" 2>/dev/null
+	done
+	for ns in "${TFWD_NETNS[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+		if [ "${TFWD_KEEP:-0}" = 1 ]; then
+			echo "kept $TMP" >&2
+		else
+			rm -rf "$TMP"
+		fi
+	fi
+	exit "$rc"
+}
+
+# wait_until TIMEOUT CMD...: runs CMD every 50 ms until it succeeds (0) or
+# TIMEOUT seconds pass (1).
+wait_until() {
+	local end ms
+	ms=$(awk -v t="$1" 'BEGIN { printf "%d", t * 1000 }')
+	shift
+	end=$(($(date +%s%N) + ms * 1000000))
+	while :; do
+		"$@" && return 0
+		[ "$(date +%s%N)" -ge "$end" ] && return 1
+		sleep 0.05
+	done
+}
+
+# port_listening HOST PORT: true when something listens on HOST:PORT.
+# Uses ss (no connection is made); bash's /dev/tcp without ss.
+port_listening() {
+	local host=$1 port=$2
+	host=${host#[}
+	host=${host%]}
+	if command -v ss >/dev/null 2>&1; then
+		ss -Hltn "sport = :$port" 2>/dev/null |
+			awk -v h="$host" '{ a = $4; sub(/:[0-9]+$/, "", a);
+			    gsub(/[][]/, "", a); sub(/%.*/, "", a)
+			    if (a == h || a == "*" || a == "0.0.0.0" ||
+			        a == "::") f = 1 } END { exit !f }'
+	else
+		(exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+	fi
+}
+
+# wait_port HOST PORT [TIMEOUT]: waits until HOST:PORT listens (10 s).
+wait_port() {
+	wait_until "${3:-10}" port_listening "$1" "$2" ||
+		fail "nothing listens on $1:$2 after ${3:-10} s"
+}
+
+# wait_port_closed HOST PORT [TIMEOUT]: waits until nothing listens.
+wait_port_closed() {
+	wait_until "${3:-10}" eval "! port_listening $1 $2" ||
+		fail "$1:$2 still listening after ${3:-10} s"
+}
+
+# free_port: prints a TCP port free on 127.0.0.1, below the ephemeral range
+# and never handed out twice within one test.
+free_port() {
+	local p i used=${TMP:-/tmp}/.ports
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + RANDOM % 12000))
+		grep -qx "$p" "$used" 2>/dev/null && continue
+		if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]; then
+			echo "$p" >>"$used"
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "free_port: no free port found"
+}
+
+# ---- assertions -----------------------------------------------------------
+
+# assert_eq ACTUAL EXPECTED [WHAT]
+assert_eq() {
+	[ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"
+}
+
+# assert_ne ACTUAL UNEXPECTED [WHAT]
+assert_ne() {
+	[ "$1" != "$2" ] || fail "${3:-value}: must not be '$2'"
+}
+
+# assert_ge ACTUAL MIN [WHAT] / assert_le ACTUAL MAX [WHAT]: integers.
+assert_ge() {
+	[ "$1" -ge "$2" ] 2>/dev/null || fail "${3:-value}: expected >= $2, got '$1'"
+}
+assert_le() {
+	[ "$1" -le "$2" ] 2>/dev/null || fail "${3:-value}: expected <= $2, got '$1'"
+}
+
+# assert_contains FILE REGEX [WHAT]: grep -E REGEX must match in FILE.
+assert_contains() {
+	grep -Eq -- "$2" "$1" || fail "${3:-$1}: no line matches /$2/"
+}
+
+# assert_ok CMD...: runs CMD, fails the test (with its output) unless 0.
+assert_ok() {
+	local out rc=0
+	out=$("$@" 2>&1) || rc=$?
+	[ "$rc" = 0 ] || fail "exit $rc from: $* :: $out"
+	printf '%s\n' "$out"
+}
+
+# assert_status EXPECTED CMD...: runs CMD, fails unless it exits EXPECTED.
+assert_status() {
+	local want=$1 out rc=0
+	shift
+	out=$("$@" 2>&1) || rc=$?
+	[ "$rc" = "$want" ] || fail "expected exit $want, got $rc from: $* :: $out"
+	printf '%s\n' "$out"
+}
+
+# ---- process figures ------------------------------------------------------
+
+# fd_count PID: open file descriptors of PID.
+fd_count() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}
+
+# rss_kb PID: resident set size of PID in KiB.
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# threads_count PID: threads of PID.
+threads_count() {
+	awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# json_get KEY < JSON: prints the value of a top-level scalar KEY of the
+# one-line JSON the test tools print (strings without their quotes).
+json_get() {
+	grep -o "\"$1\":\(\"[^\"]*\"\|[^,}]*\)" | head -n 1 | cut -d: -f2- |
+		sed 's/^"//; s/"$//'
+}
+
+# ---- test tools -----------------------------------------------------------
+
+# client ARGS...: runs tfwd-client.
+client() {
+	"$TFWD_BIN/tfwd-client" "$@"
+}
+
+# start_backend NAME MODE ADDR:PORT [tfwd-backend options...]: starts a
+# tfwd-backend with its stats in $TMP/NAME.stats and waits for the port.
+start_backend() {
+	local name=$1 mode=$2 addr=$3
+	shift 3
+	tfwd_start "$name" "$TFWD_BIN/tfwd-backend" --listen "$addr" \
+		--mode "$mode" --stats-file "$TMP/$name.stats" \
+		--pidfile "$TMP/$name.pid" "$@"
+	wait_port "${addr%:*}" "${addr##*:}"
+}
+
+# backend_stat NAME KEY: asks backend NAME to rewrite its stats file
+# (SIGUSR1) and prints KEY's value (accepted, active, max_active, closed,
+# bytes_in, bytes_out, resets, errors, limit_closes, idle_closes,
+# verify_ok, verify_bad).
+backend_stat() {
+	local f=$TMP/$1.stats
+	rm -f "$f"
+	tfwd_signal "$1" USR1
+	wait_until 5 test -s "$f" || fail "backend $1 wrote no stats"
+	sed -n "s/^$2=//p" "$f"
+}
+
+# ---- configuration --------------------------------------------------------
+
+# write_iplist FILE ENTRY...: one IP-list entry a line.
+write_iplist() {
+	local f=$1
+	shift
+	printf '%s\n' "# written by $(basename "$0")" "$@" >"$f"
+}
+
+# write_config FILE: a complete config.yaml from shell variables, with test
+# defaults (every state and socket file under $TMP):
+#	LISTEN=127.0.0.1:<free port>  ADMIN=127.0.0.1:<free port>
+#	IPLIST=$TMP/ip_list.txt  DEFAULT_PORT=80  IPC_URL=ipc://$TMP/control.ipc
+#	ALGORITHM=least_connections  POOL_TYPE=none  POOL_SIZE=4
+#	POOL_MIN=2 POOL_MAX=50  DIAL_TIMEOUT=1s  IDLE_TIMEOUT=10m
+#	DRAIN_TIMEOUT=5s  WORKERS=1  MAX_CONNECTIONS=100000  LOG_LEVEL=info
+#	LOG_FORMAT=text  LOG_OUTPUT=stderr  PROBE_INTERVAL=1s PROBE_TIMEOUT=500ms
+#	PROBE_COUNT=10  EVAL_INTERVAL=1s  DEBOUNCE=0s  ACTIVE_SET_SIZE=3
+#	MIN_SCORE=15.0  IMPROVEMENT=5.0  DP_STATE=$TMP/state/dataplane.json
+#	CP_STATE=$TMP/state/scores.json  TOKEN_FILE=""
+# LISTEN and ADMIN are exported back so the test knows the ports.
+write_config() {
+	local f=$1
+	: "${LISTEN:=127.0.0.1:$(free_port)}"
+	: "${ADMIN:=127.0.0.1:$(free_port)}"
+	export LISTEN ADMIN
+	mkdir -p "$TMP/state"
+	cat >"$f" <<EOF
+# written by $(basename "$0") for an integration test
+server:
+  listen_addr: "$LISTEN"
+
+logging:
+  level: "${LOG_LEVEL:-info}"
+  format: "${LOG_FORMAT:-text}"
+  output: "${LOG_OUTPUT:-stderr}"
+
+metrics:
+  enabled: true
+  listen_addr: "$ADMIN"
+  path: "/metrics"
+
+remotes:
+  default_remote_port: ${DEFAULT_PORT:-80}
+  provider:
+    type: "file"
+    file:
+      path: "${IPLIST:-$TMP/ip_list.txt}"
+      watch: false
+  probing:
+    interval: "${PROBE_INTERVAL:-1s}"
+    timeout: "${PROBE_TIMEOUT:-500ms}"
+    probe_candidate_count: ${PROBE_COUNT:-10}
+    initial:
+      enabled: true
+      max_concurrency: 100
+      timeout: "${PROBE_TIMEOUT:-500ms}"
+  scoring:
+    weights:
+      latency: 0.45
+      jitter: 0.15
+      success_rate: 0.40
+    latency:
+      max_score: 45.0
+      ewma_alpha: 0.2
+      base_latency: "50ms"
+      max_acceptable_latency: "800ms"
+    jitter:
+      max_score: 15.0
+      ewma_alpha: 0.3
+      base_jitter: "10ms"
+      max_acceptable_jitter: "300ms"
+    success_rate:
+      max_score: 40.0
+      ewma_alpha: 0.1
+    failure_penalty:
+      base_penalty: 5.0
+      exponent_factor: 1.8
+      max_penalty: 80.0
+      recovery_per_check: 2.5
+    historical_bonus:
+      max_bonus: 10.0
+      checks_per_point: 120
+  selector:
+    evaluation_interval: "${EVAL_INTERVAL:-1s}"
+    active_set_size: ${ACTIVE_SET_SIZE:-3}
+    min_score_threshold: ${MIN_SCORE:-15.0}
+    switching:
+      debounce_interval: "${DEBOUNCE:-0s}"
+      score_improvement_threshold: ${IMPROVEMENT:-5.0}
+
+pools:
+  algorithm: "${ALGORITHM:-least_connections}"
+  common:
+    dial_timeout: "${DIAL_TIMEOUT:-1s}"
+    idle_timeout: "${IDLE_TIMEOUT:-10m}"
+    drain_timeout: "${DRAIN_TIMEOUT:-5s}"
+  strategy:
+    type: "${POOL_TYPE:-none}"
+    static:
+      size_per_remote: ${POOL_SIZE:-4}
+    dynamic:
+      min_size: ${POOL_MIN:-2}
+      max_size: ${POOL_MAX:-50}
+      scaling:
+        interval: "1s"
+        target_buffer_ratio: 0.2
+        scale_up_increment: 10
+        scale_down_increment: 5
+
+ipc:
+  url: "${IPC_URL:-ipc://$TMP/control.ipc}"
+
+dataplane:
+  workers: ${WORKERS:-1}
+  max_connections: ${MAX_CONNECTIONS:-100000}
+  state_file: "${DP_STATE:-$TMP/state/dataplane.json}"
+
+controlplane:
+  state_file: "${CP_STATE:-$TMP/state/scores.json}"
+
+admin:
+  listen_addr: "$ADMIN"
+  token_file: "${TOKEN_FILE:-}"
+EOF
+}
+
+# ---- network namespaces ---------------------------------------------------
+
+# netns_create NAME: a namespace "tfwd-<pid>-NAME" with loopback up,
+# removed by the EXIT trap. Needs root (require_root first).
+netns_create() {
+	local ns
+	ns=$(netns_name "$1")
+	ip netns add "$ns" || fail "ip netns add $ns"
+	TFWD_NETNS+=("$ns")
+	ip -n "$ns" link set lo up || fail "lo up in $ns"
+}
+
+# netns_name NAME: the real name of namespace NAME.
+netns_name() {
+	echo "tfwd-$$-$1"
+}
+
+# netns_exec NAME CMD...: runs CMD inside namespace NAME.
+netns_exec() {
+	local ns
+	ns=$(netns_name "$1")
+	shift
+	ip netns exec "$ns" "$@"
+}
