@@ -1,0 +1,399 @@
+/*
+ * The channel between the planes over nng's bus0: the control plane
+ * listens, each data plane dials and redials. Bytes only; proto/ knows
+ * what they mean. The one file of the daemons that includes <nng/...>.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/bus0/bus.h>
+#include <nng/transport/ipc/ipc.h>
+
+#include "ipc.h"
+
+#define IPC_RECONN_MIN_MS 100
+#define IPC_RECONN_MAX_MS 2000
+#define IPC_SOCK_MODE 0600
+#define IPC_DIR_MODE 0750
+#define IPC_QUEUE_LEN 16	/* messages buffered per socket direction */
+#define IPC_GONE_LEN 64		/* recent REM_POSTs of uncounted pipes */
+
+struct ipc {
+	nng_socket i_sock;
+	nng_listener i_listener;
+	nng_dialer i_dialer;
+	int i_recv_fd;		/* owned by nng */
+	int i_peer_efd;		/* counts connects; ours */
+	atomic_uint i_peers;
+
+	/*
+	 * Pipes that reached ADD_POST, so the count follows this list and
+	 * not the raw events, which nng 1.5.2 does not pair: REM_POST also
+	 * runs for pipes refused before ADD_POST (a peer of another
+	 * protocol), and for a pipe that dies at once (garbage after a
+	 * good handshake) the reaper's REM_POST may run before ADD_POST.
+	 * i_gone remembers the last REM_POSTs that matched nothing, so such
+	 * a late ADD_POST is not counted. Touched under i_lock only.
+	 */
+	pthread_mutex_t i_lock;
+	uint32_t *i_pipes;
+	size_t i_npipes;
+	size_t i_cap;
+	uint32_t i_gone[IPC_GONE_LEN];
+	size_t i_gone_next;
+};
+
+static int ipc_open(size_t, struct ipc **, char *, size_t);
+static void ipc_pipe_cb(nng_pipe, nng_pipe_ev, void *);
+static void ipc_pipe_added(struct ipc *, uint32_t);
+static void ipc_pipe_removed(struct ipc *, uint32_t);
+static int ipc_prepare_path(const char *, char *, size_t);
+static int ipc_mkdirs(char *);
+
+static void
+ipc_pipe_added(struct ipc *c, uint32_t id)
+{
+	uint64_t one = 1;
+	uint32_t *np;
+	size_t ncap, i;
+
+	pthread_mutex_lock(&c->i_lock);
+	for (i = 0; i < IPC_GONE_LEN; i++) {
+		if (c->i_gone[i] == id) {
+			c->i_gone[i] = 0;
+			pthread_mutex_unlock(&c->i_lock);
+			return;
+		}
+	}
+	if (c->i_npipes == c->i_cap) {
+		ncap = c->i_cap == 0 ? 8 : c->i_cap * 2;
+		np = realloc(c->i_pipes, ncap * sizeof(*np));
+		if (np == NULL) {
+			/* Uncounted but working; the event still fires. */
+			pthread_mutex_unlock(&c->i_lock);
+			goto notify;
+		}
+		c->i_pipes = np;
+		c->i_cap = ncap;
+	}
+	c->i_pipes[c->i_npipes++] = id;
+	atomic_store(&c->i_peers, (unsigned)c->i_npipes);
+	pthread_mutex_unlock(&c->i_lock);
+notify:
+	/* Fails only when the counter is saturated: it is readable then. */
+	if (write(c->i_peer_efd, &one, sizeof(one)) == -1)
+		return;
+}
+
+static void
+ipc_pipe_removed(struct ipc *c, uint32_t id)
+{
+	size_t i;
+
+	pthread_mutex_lock(&c->i_lock);
+	for (i = 0; i < c->i_npipes; i++) {
+		if (c->i_pipes[i] == id)
+			break;
+	}
+	if (i < c->i_npipes) {
+		c->i_pipes[i] = c->i_pipes[--c->i_npipes];
+		atomic_store(&c->i_peers, (unsigned)c->i_npipes);
+	} else {
+		c->i_gone[c->i_gone_next] = id;
+		c->i_gone_next = (c->i_gone_next + 1) % IPC_GONE_LEN;
+	}
+	pthread_mutex_unlock(&c->i_lock);
+}
+
+static void
+ipc_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct ipc *c = arg;
+	int saved = errno;
+
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		ipc_pipe_added(c, nng_pipe_id(p));
+	else if (ev == NNG_PIPE_EV_REM_POST)
+		ipc_pipe_removed(c, nng_pipe_id(p));
+	errno = saved;
+}
+
+/* A bus0 socket with the size cap and the pipe callbacks; no endpoint. */
+static int
+ipc_open(size_t max_msg, struct ipc **out, char *err, size_t errlen)
+{
+	struct ipc *c;
+	int rv;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	atomic_init(&c->i_peers, 0);
+	if ((rv = pthread_mutex_init(&c->i_lock, NULL)) != 0) {
+		snprintf(err, errlen, "mutex: %s", strerror(rv));
+		goto fail_free;
+	}
+	c->i_peer_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->i_peer_efd == -1) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail_mutex;
+	}
+	if ((rv = nng_bus0_open(&c->i_sock)) != 0) {
+		snprintf(err, errlen, "nng_bus0_open: %s", nng_strerror(rv));
+		goto fail_efd;
+	}
+	/*
+	 * Before any endpoint exists, so every pipe inherits the cap. The
+	 * send buffer matters: nng 1.5.2's bus0 hands each message to a
+	 * distributor through the socket's write queue, whose default length
+	 * is 0, so a non-blocking send fails with EAGAIN whenever the
+	 * distributor has not yet picked up the previous message.
+	 */
+	if ((rv = nng_socket_set_size(c->i_sock, NNG_OPT_RECVMAXSZ,
+	    max_msg)) != 0 ||
+	    (rv = nng_socket_set_int(c->i_sock, NNG_OPT_SENDBUF,
+	    IPC_QUEUE_LEN)) != 0 ||
+	    (rv = nng_socket_set_int(c->i_sock, NNG_OPT_RECVBUF,
+	    IPC_QUEUE_LEN)) != 0 ||
+	    (rv = nng_pipe_notify(c->i_sock, NNG_PIPE_EV_ADD_POST,
+	    ipc_pipe_cb, c)) != 0 ||
+	    (rv = nng_pipe_notify(c->i_sock, NNG_PIPE_EV_REM_POST,
+	    ipc_pipe_cb, c)) != 0 ||
+	    (rv = nng_socket_get_int(c->i_sock, NNG_OPT_RECVFD,
+	    &c->i_recv_fd)) != 0) {
+		snprintf(err, errlen, "nng socket setup: %s",
+		    nng_strerror(rv));
+		goto fail_sock;
+	}
+	*out = c;
+	return 0;
+
+fail_sock:
+	nng_close(c->i_sock);
+fail_efd:
+	close(c->i_peer_efd);
+fail_mutex:
+	pthread_mutex_destroy(&c->i_lock);
+fail_free:
+	free(c);
+	return -1;
+}
+
+/* mkdir -p with IPC_DIR_MODE; dir is modified while walking, then
+ * restored. */
+static int
+ipc_mkdirs(char *dir)
+{
+	char *p;
+
+	for (p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, IPC_DIR_MODE) == -1 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(dir, IPC_DIR_MODE) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/*
+ * For "ipc://PATH": creates PATH's missing folder. A socket file left by a
+ * dead listener is removed by nng itself (it connects first and unlinks
+ * only on ECONNREFUSED), so a live listener is never stolen from.
+ */
+static int
+ipc_prepare_path(const char *url, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *path, *slash;
+	size_t n;
+
+	if (strncmp(url, "ipc://", 6) != 0)
+		return 0;
+	path = url + 6;
+	if (strlen(path) >= sizeof(dir)) {
+		snprintf(err, errlen, "%s: socket path longer than %zu bytes",
+		    url, sizeof(dir) - 1);
+		return -1;
+	}
+	if ((slash = strrchr(path, '/')) == NULL || slash == path)
+		return 0;
+	n = (size_t)(slash - path);
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	if (ipc_mkdirs(dir) == -1) {
+		snprintf(err, errlen, "cannot create %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+ipc_listen(const char *url, size_t max_msg, struct ipc **out, char *err,
+    size_t errlen)
+{
+	struct ipc *c;
+	int rv;
+
+	if (ipc_prepare_path(url, err, errlen) == -1)
+		return -1;
+	if (ipc_open(max_msg, &c, err, errlen) == -1)
+		return -1;
+	if ((rv = nng_listener_create(&c->i_listener, c->i_sock, url)) != 0) {
+		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
+		goto fail_close;
+	}
+	if (strncmp(url, "ipc://", 6) == 0 &&
+	    (rv = nng_listener_set_int(c->i_listener, NNG_OPT_IPC_PERMISSIONS,
+	    IPC_SOCK_MODE)) != 0) {
+		snprintf(err, errlen, "%s: permissions: %s", url,
+		    nng_strerror(rv));
+		goto fail_close;
+	}
+	if ((rv = nng_listener_start(c->i_listener, 0)) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", url,
+		    nng_strerror(rv));
+		goto fail_close;
+	}
+	*out = c;
+	return 0;
+
+fail_close:
+	ipc_close(c);
+	return -1;
+}
+
+int
+ipc_dial(const char *url, size_t max_msg, struct ipc **out, char *err,
+    size_t errlen)
+{
+	struct ipc *c;
+	int rv;
+
+	if (ipc_open(max_msg, &c, err, errlen) == -1)
+		return -1;
+	if ((rv = nng_dialer_create(&c->i_dialer, c->i_sock, url)) != 0) {
+		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
+		goto fail_close;
+	}
+	if ((rv = nng_dialer_set_ms(c->i_dialer, NNG_OPT_RECONNMINT,
+	    IPC_RECONN_MIN_MS)) != 0 ||
+	    (rv = nng_dialer_set_ms(c->i_dialer, NNG_OPT_RECONNMAXT,
+	    IPC_RECONN_MAX_MS)) != 0) {
+		snprintf(err, errlen, "%s: reconnect times: %s", url,
+		    nng_strerror(rv));
+		goto fail_close;
+	}
+	/* Non-blocking: nobody need listen yet; nng keeps redialling. */
+	if ((rv = nng_dialer_start(c->i_dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		snprintf(err, errlen, "cannot dial %s: %s", url,
+		    nng_strerror(rv));
+		goto fail_close;
+	}
+	*out = c;
+	return 0;
+
+fail_close:
+	ipc_close(c);
+	return -1;
+}
+
+int
+ipc_recv_fd(struct ipc *c)
+{
+	return c->i_recv_fd;
+}
+
+int
+ipc_peer_fd(struct ipc *c)
+{
+	return c->i_peer_efd;
+}
+
+unsigned
+ipc_peer_events(struct ipc *c)
+{
+	uint64_t n;
+	int saved = errno;
+
+	if (read(c->i_peer_efd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		n = 0;
+	errno = saved;
+	return n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
+}
+
+unsigned
+ipc_peers(struct ipc *c)
+{
+	return atomic_load(&c->i_peers);
+}
+
+int
+ipc_send(struct ipc *c, const void *buf, size_t len)
+{
+	int rv;
+
+	/* bus0 accepts a send with no peer and drops it: say so. */
+	if (atomic_load(&c->i_peers) == 0)
+		return -1;
+	/* nng_send() takes a non-const pointer but only reads it. */
+	rv = nng_send(c->i_sock, (void *)(uintptr_t)buf, len,
+	    NNG_FLAG_NONBLOCK);
+	return rv == 0 ? 0 : -1;
+}
+
+int
+ipc_recv(struct ipc *c, void **buf, size_t *len)
+{
+	void *p = NULL;
+	size_t n = 0;
+	int rv;
+
+	rv = nng_recv(c->i_sock, &p, &n, NNG_FLAG_ALLOC | NNG_FLAG_NONBLOCK);
+	if (rv == NNG_EAGAIN)
+		return 0;
+	if (rv != 0)
+		return -1;
+	*buf = p;
+	*len = n;
+	return 1;
+}
+
+void
+ipc_free(void *buf, size_t len)
+{
+	if (buf != NULL)
+		nng_free(buf, len);
+}
+
+void
+ipc_close(struct ipc *c)
+{
+	if (c == NULL)
+		return;
+	/* Returns once every pipe is gone and its callbacks have run. */
+	nng_close(c->i_sock);
+	close(c->i_peer_efd);
+	pthread_mutex_destroy(&c->i_lock);
+	free(c->i_pipes);
+	free(c);
+}
