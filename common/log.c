@@ -429,8 +429,9 @@ log_put_json_escaped(struct log_buf *lb, const char *s)
 
 	while (*p != '\0' && !lb->b_full) {
 		if (*p == '"' || *p == '\\') {
-			log_put(lb, "\\", 1);
-			log_put(lb, (const char *)p, 1);
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			log_put(lb, esc, 2);
 			p++;
 			continue;
 		}

@@ -301,9 +301,12 @@ test_errno(void **state)
 static void
 test_truncation(void **state)
 {
+	json_error_t jerr;
+	const char *msg;
 	json_t *j;
 	char *big, *out, *nl;
 	size_t n;
+	int k;
 
 	(void)state;
 	big = malloc(20000);
@@ -318,22 +321,29 @@ test_truncation(void **state)
 	assert_string_equal(out + n - 4, "...\n");
 	free(out);
 
-	/* JSON stays valid when cut, even in the middle of escapes. */
-	memset(big, '"', 19999);
-	unlink(logpath);
-	init_file(LOGL_INFO, LOG_FORMAT_JSON);
-	log_info("%s", big);
-	out = slurp(logpath);
-	n = strlen(out);
-	assert_true(n <= 4096);
-	nl = strchr(out, '\n');
-	assert_true(nl == out + n - 1);
-	j = json_loads(out, 0, NULL);
-	assert_non_null(j);
-	assert_string_equal(json_string_value(json_object_get(j, "msg")) +
-	    strlen(json_string_value(json_object_get(j, "msg"))) - 3, "...");
-	json_decref(j);
-	free(out);
+	/* JSON stays valid when cut where an escape would not fit, with
+	 * either parity of the room left. */
+	for (k = 0; k < 2; k++) {
+		memset(big, '"', 19999);
+		if (k == 1)
+			big[0] = 'a';
+		unlink(logpath);
+		init_file(LOGL_INFO, LOG_FORMAT_JSON);
+		log_info("%s", big);
+		out = slurp(logpath);
+		n = strlen(out);
+		assert_true(n <= 4096);
+		nl = strchr(out, '\n');
+		assert_true(nl == out + n - 1);
+		j = json_loads(out, 0, &jerr);
+		if (j == NULL)
+			fail_msg("invalid JSON (%s): %s", jerr.text,
+			    out + n - 80);
+		msg = json_string_value(json_object_get(j, "msg"));
+		assert_string_equal(msg + strlen(msg) - 3, "...");
+		json_decref(j);
+		free(out);
+	}
 	free(big);
 }
 
