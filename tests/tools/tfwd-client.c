@@ -37,9 +37,10 @@
 #define SCRATCH_SIZE	(512 * 1024)
 #define TURN_BYTES	(4 * 1024 * 1024)
 #define MAX_EVENTS	512
-#define HIST_US		100000		/* 1 us buckets up to 100 ms */
+#define HIST_US		1000000		/* 1 us buckets up to 1 s */
 #define REPORT_MAX	64
 #define TEXT_MAX	128
+#define MAX_BIND	64
 
 enum mode {
 	MODE_BULK = 0,
@@ -98,8 +99,10 @@ struct options {
 	struct sockaddr_storage dst;
 	socklen_t dst_len;
 	const char *dst_text;
-	struct sockaddr_storage src;
-	socklen_t src_len;
+	struct sockaddr_storage src[MAX_BIND];
+	socklen_t src_len[MAX_BIND];
+	int nsrc;		/* connections rotate over the sources */
+	unsigned next_src;
 	uint64_t streams;
 	uint64_t bytes;
 	double seconds;
@@ -180,7 +183,8 @@ usage(FILE *f)
 "  halfclose --bytes B\n"
 "  greet     --expect STRING [--no-echo]\n"
 "common options:\n"
-"  --bind IP              source address of every connection\n"
+"  --bind IP              source address; repeat it and connections\n"
+"                         rotate over the addresses (up to 64)\n"
 "  --timeout S            give up after S seconds, exit 3 (60)\n"
 "  --conn-timeout-ms N    per-connection limit in hold and rate (10000)\n"
 "  --seed N               base seed of the streams (default: random)\n"
@@ -396,6 +400,7 @@ io_err_kind(int err)
 static int
 connect_start(void)
 {
+	unsigned i;
 	int fd, one = 1, err;
 
 	fd = socket(opts.dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
@@ -403,11 +408,12 @@ connect_start(void)
 	if (fd == -1)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (opts.src_len != 0) {
+	if (opts.nsrc != 0) {
+		i = opts.next_src++ % (unsigned)opts.nsrc;
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
 		    sizeof(one));
-		if (bind(fd, (struct sockaddr *)&opts.src, opts.src_len) ==
-		    -1)
+		if (bind(fd, (struct sockaddr *)&opts.src[i],
+		    opts.src_len[i]) == -1)
 			goto fail;
 	}
 	if (connect(fd, (struct sockaddr *)&opts.dst, opts.dst_len) == -1 &&
@@ -2006,7 +2012,14 @@ parse_args(int argc, char **argv)
 			opts.dst_text = optarg;
 			break;
 		case O_BIND:
-			opts.src_len = parse_sockaddr(optarg, &opts.src, 0);
+			if (opts.nsrc == MAX_BIND)
+				die("at most %d --bind", MAX_BIND);
+			opts.src_len[opts.nsrc] = parse_sockaddr(optarg,
+			    &opts.src[opts.nsrc], 0);
+			if (opts.src[opts.nsrc].ss_family !=
+			    opts.src[0].ss_family)
+				die("--bind: one address family");
+			opts.nsrc++;
 			break;
 		case O_STREAMS:
 			opts.streams = parse_u64("--streams", optarg);
@@ -2099,7 +2112,7 @@ parse_args(int argc, char **argv)
 		die("unexpected argument \"%s\"", argv[optind]);
 	if (opts.dst_len == 0)
 		die("--connect ADDR:PORT is required");
-	if (opts.src_len != 0 && opts.src.ss_family != opts.dst.ss_family)
+	if (opts.nsrc != 0 && opts.src[0].ss_family != opts.dst.ss_family)
 		die("--bind and --connect are of different families");
 	if (opts.timeout <= 0)
 		die("--timeout must be positive");
