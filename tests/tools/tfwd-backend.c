@@ -34,8 +34,8 @@
 #define MAX_LISTEN	16
 #define MAX_THREADS	64
 #define SCRATCH_SIZE	(256 * 1024)
-#define OB_HIGH		(4 * 1024 * 1024)	/* stop reading above this */
-#define TURN_BYTES	(1024 * 1024)		/* per connection per turn */
+#define OB_HIGH		(4 * 1024 * 1024) /* stop reading above this */
+#define TURN_BYTES	(1024 * 1024)	/* per connection per turn */
 #define MAX_EVENTS	256
 #define TAG_WAKE	1
 #define TAG_LISTEN	16	/* data.u64 TAG_LISTEN + i is listener i */
@@ -93,7 +93,7 @@ struct stats {
 struct listener {
 	int l_fd;
 	uint16_t l_port;
-	int l_wanted;		/* accept again once l_next_ok has passed */
+	int l_wanted;		/* accept again once past l_next_ok */
 	uint64_t l_next_ok;
 };
 
@@ -114,7 +114,7 @@ struct conn {
 	    c_src_go:1, c_src_done:1, c_bad:1, c_discard:1;
 	uint64_t c_rx;		/* bytes received */
 	uint64_t c_tx;		/* bytes written */
-	uint64_t c_queued;	/* bytes handed to conn_send (output offset) */
+	uint64_t c_queued;	/* bytes given to conn_send: output offset */
 	unsigned char *c_ob;	/* unsent output, NULL when empty */
 	size_t c_ob_off, c_ob_len, c_ob_cap;
 	uint64_t c_delayed;	/* bytes waiting in the delay queue */
@@ -354,19 +354,29 @@ lru_unlink(struct conn *c)
 	c->c_lru_next = c->c_lru_prev = NULL;
 }
 
+/*
+ * Every open connection is on its worker's list, least recently active
+ * first when --idle-close-ms is set (else in accept order).
+ */
 static void
-lru_touch(struct conn *c)
+lru_link(struct conn *c)
 {
 	struct conn *head = &c->c_w->w_lru;
 
-	if (opts.idle_close_ms == 0)
-		return;
 	c->c_last_ms = c->c_w->w_now;
-	lru_unlink(c);
 	c->c_lru_prev = head->c_lru_prev;
 	c->c_lru_next = head;
 	head->c_lru_prev->c_lru_next = c;
 	head->c_lru_prev = c;
+}
+
+static void
+lru_touch(struct conn *c)
+{
+	if (opts.idle_close_ms == 0)
+		return;
+	lru_unlink(c);
+	lru_link(c);
 }
 
 static void
@@ -908,7 +918,7 @@ conn_new(struct worker *w, struct listener *l, int fd)
 	while (act > max && !atomic_compare_exchange_weak(
 	    &stats.st_max_active, &max, act))
 		;
-	lru_touch(c);
+	lru_link(c);
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = c;
 	if (epoll_ctl(w->w_ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
@@ -1020,6 +1030,35 @@ dead_reap(struct worker *w)
 	}
 }
 
+/* At exit: closes what is open and frees everything the worker holds. */
+static void
+worker_free(struct worker *w)
+{
+	struct chunk *ch;
+	struct conn *c;
+	int i;
+
+	while ((c = w->w_ready) != NULL) {
+		w->w_ready = c->c_ready_next;
+		conn_unref(c);
+	}
+	while ((c = w->w_lru.c_lru_next) != &w->w_lru)
+		conn_close(c, 0, 0);
+	while ((ch = w->w_dq_head) != NULL) {
+		w->w_dq_head = ch->ch_next;
+		conn_unref(ch->ch_conn);
+		free(ch);
+	}
+	w->w_dq_tail = NULL;
+	dead_reap(w);
+	for (i = 0; i < w->w_nls; i++)
+		close(w->w_ls[i].l_fd);
+	close(w->w_ep);
+	close(w->w_wake);
+	free(w->w_scratch);
+	w->w_scratch = NULL;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -1059,6 +1098,7 @@ worker_main(void *arg)
 		timers_run(w);
 		dead_reap(w);
 	}
+	worker_free(w);
 	return NULL;
 }
 

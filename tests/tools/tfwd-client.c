@@ -37,7 +37,7 @@
 #define SCRATCH_SIZE	(512 * 1024)
 #define TURN_BYTES	(4 * 1024 * 1024)
 #define MAX_EVENTS	512
-#define HIST_US		1000000		/* 1 us buckets up to 1 s */
+#define HIST_US		1000000	/* 1 us buckets up to 1 s */
 #define REPORT_MAX	64
 #define TEXT_MAX	128
 #define MAX_BIND	64
@@ -1081,6 +1081,10 @@ mode_bulk(void)
 	rep_dbl("gbps_down", (double)down * 8 / ((double)run_ns));
 	rep_dbl("gbps_total", (double)(up + down) * 8 / ((double)run_ns));
 	rep_bool("verified", opts.verify);
+	for (i = 0; i < opts.streams; i++)
+		free(b.b_s[i].s_tb);
+	free(b.b_s);
+	close(b.b_ep);
 	if (b.b_nfailed > 0) {
 		rep_i64("mismatch_at", b.b_bad_at);
 		rep_u64("first_failed_stream", b.b_fail_stream);
@@ -1267,8 +1271,8 @@ hold_expire(struct hold *h, uint64_t upto)
 	for (i = 0; i < upto; i++)
 		if (h->h_c[i].hc_state == H_CONNECTING &&
 		    now - h->h_c[i].hc_t0 > lim)
-			hold_fail(h, i, ERR_CONNECT_TIMEOUT, "connect timed out",
-			    0);
+			hold_fail(h, i, ERR_CONNECT_TIMEOUT,
+			    "connect timed out", 0);
 }
 
 static int
@@ -1340,6 +1344,8 @@ out:
 	for (i = 0; i < opts.conns; i++)
 		if (h.h_c[i].hc_fd != -1)
 			close(h.h_c[i].hc_fd);
+	free(h.h_c);
+	close(h.h_ep);
 	failed = h.h_ok != opts.conns;
 	rep_u64("conns", opts.conns);
 	rep_u64("conns_connected", h.h_connected);
@@ -1499,6 +1505,7 @@ mode_rate(void)
 	struct slot *sl;
 	uint64_t i, t_stop, t_end, now, last_scan = 0, run_ns;
 	uint64_t lim = opts.conn_timeout_ms * 1000000;
+	uint32_t gen;
 	int n, j, timeout = 0, failed;
 
 	memset(&r, 0, sizeof(r));
@@ -1525,8 +1532,8 @@ mode_rate(void)
 		    UINT64_MAX : t_stop, 100));
 		for (j = 0; j < n; j++) {
 			i = evs[j].data.u64 & 0xffffffffULL;
-			if (r.r_s[i].sl_fd == -1 ||
-			    r.r_s[i].sl_gen != (uint32_t)(evs[j].data.u64 >> 32))
+			gen = (uint32_t)(evs[j].data.u64 >> 32);
+			if (r.r_s[i].sl_fd == -1 || r.r_s[i].sl_gen != gen)
 				continue;	/* stale: slot moved on */
 			rate_io(&r, i);
 		}
@@ -1564,6 +1571,9 @@ mode_rate(void)
 	rep_u64("conn_p50_us", hist_pct(r.r_hist, 50));
 	rep_u64("conn_p99_us", hist_pct(r.r_hist, 99));
 	rep_u64("conn_max_us", r.r_hist->h_max);
+	free(r.r_hist);
+	free(r.r_s);
+	close(r.r_ep);
 	return rep_finish("rate", failed, timeout);
 }
 
@@ -1710,8 +1720,10 @@ mode_latency(void)
 		die("out of memory");
 	t_start = now_ns();
 	fd = connect_one();
-	if (fd < 0)
+	if (fd < 0) {
+		free(rtt);
 		return rep_finish("latency", 1, fd == -2);
+	}
 	/* blocking from here: one write and one read per round trip */
 	tv.tv_sec = (time_t)opts.timeout;
 	tv.tv_usec = (suseconds_t)((opts.timeout - (double)tv.tv_sec) * 1e6);
@@ -1741,6 +1753,7 @@ mode_latency(void)
 	rep_dbl("p99_us", pct_sorted(rtt, done, 99));
 	rep_dbl("p999_us", pct_sorted(rtt, done, 99.9));
 	rep_dbl("max_us", done ? (double)rtt[done - 1] / 1000.0 : 0);
+	free(rtt);
 	return rep_finish("latency", rc != 0, rc == -2);
 }
 
@@ -1762,8 +1775,10 @@ mode_halfclose(void)
 		die("out of memory");
 	t_start = now_ns();
 	fd = connect_one();
-	if (fd < 0)
+	if (fd < 0) {
+		free(tb);
 		return rep_finish("halfclose", 1, fd == -2);
+	}
 	rx_init(&rc, seed, RX_UNKNOWN);
 	pattern_sum_init(&sum);
 	/* send everything, reading only when the send side is stuck */
@@ -1849,6 +1864,7 @@ mode_halfclose(void)
 	}
 out:
 	close(fd);
+	free(tb);
 	rc.rc_text[strcspn(rc.rc_text, "\r\n")] = '\0';
 	rep_u64("bytes_sent", sent);
 	rep_u64("bytes_back", rc.rc_n);
@@ -1863,6 +1879,7 @@ out:
 	return rep_finish("halfclose", failed, 0);
 timeout:
 	close(fd);
+	free(tb);
 	rep_u64("bytes_sent", sent);
 	rep_u64("bytes_back", rc.rc_n);
 	return rep_finish("halfclose", 1, 1);
