@@ -86,6 +86,15 @@ assert_ge "$(get bulk_timed bytes_down)" 1 "bulk timed: bytes"
 run_ok hold hold --connect 127.0.0.1:$P_ECHO --conns 500 --hold-ms 200 --echo-check
 assert_eq "$(get hold conns_ok)" 500 "hold: connections echoing"
 
+# a held set seen from the backend while it is held (--ready-file)
+tfwd_start holder "$TFWD_BIN/tfwd-client" hold --connect 127.0.0.1:$P_ECHO \
+	--conns 1000 --hold-ms 1500 --echo-check --ready-file "$TMP/ready" --json
+wait_until 10 test -s "$TMP/ready" || fail "hold: no ready file"
+assert_contains "$TMP/ready" '^connected=1000$' "hold: ready file"
+assert_eq "$(backend_stat echo active)" 1000 "echo backend: held connections"
+tfwd_wait_exit holder 15
+assert_eq "${TFWD_STATUS[holder]}" 0 "hold in the background: exit status"
+
 run_ok rate rate --connect 127.0.0.1:$P_ECHO --concurrency 16 --seconds 2 \
 	--fail-on-error
 assert_ge "$(get rate conns_ok)" 1000 "rate: connections"

@@ -119,6 +119,7 @@ struct options {
 	uint64_t corrupt_at;
 	double timeout;
 	const char *expect;
+	const char *ready_file;
 	int have_seconds, have_bytes, corrupt, echo_check, json, verify,
 	    fail_on_error, linger0, greet_echo, verbose;
 };
@@ -177,6 +178,7 @@ usage(FILE *f)
 "  bulk      --streams N --bytes B | --seconds S --direction up|down|both\n"
 "            [--no-verify]\n"
 "  hold      --conns N [--hold-ms T] [--echo-check] [--ramp N]\n"
+"            [--ready-file F]  (F written once all are connected)\n"
 "  rate      --concurrency C --seconds S [--size 64] [--fail-on-error]\n"
 "            [--linger0]\n"
 "  latency   --count N [--size 64] [--warmup N]\n"
@@ -1275,6 +1277,24 @@ hold_expire(struct hold *h, uint64_t upto)
 			    "connect timed out", 0);
 }
 
+/* Tells a waiting script that every connection is up (or failed). */
+static void
+ready_write(uint64_t connected, uint64_t failed)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", opts.ready_file) >=
+	    (int)sizeof(tmp))
+		die("--ready-file: path too long");
+	f = fopen(tmp, "w");
+	if (f == NULL || fprintf(f, "connected=%" PRIu64 "\nfailed=%" PRIu64
+	    "\n", connected, failed) < 0 || fclose(f) != 0 ||
+	    rename(tmp, opts.ready_file) == -1)
+		fprintf(stderr, "%s: %s: %s\n", progname, opts.ready_file,
+		    strerror(errno));
+}
+
 static int
 mode_hold(void)
 {
@@ -1305,6 +1325,8 @@ mode_hold(void)
 		}
 	}
 	t_conn = now_ns() - t_start;
+	if (opts.ready_file != NULL)
+		ready_write(h.h_connected, h.h_failed);
 	t_hold = now_ns() + opts.hold_ms * 1000000;
 	while (now_ns() < t_hold) {
 		if (timed_out()) {
@@ -1969,7 +1991,7 @@ parse_args(int argc, char **argv)
 		O_CONNS, O_HOLD, O_RAMP, O_ECHO_CHECK, O_CONC, O_SIZE,
 		O_COUNT, O_WARMUP, O_EXPECT, O_NO_ECHO, O_TIMEOUT,
 		O_CONN_TIMEOUT, O_SEED, O_CORRUPT, O_JSON, O_NO_VERIFY,
-		O_FAIL_ON_ERROR, O_LINGER0,
+		O_FAIL_ON_ERROR, O_LINGER0, O_READY_FILE,
 	};
 	static const struct option lo[] = {
 		{ "connect", required_argument, NULL, O_CONNECT },
@@ -1996,6 +2018,7 @@ parse_args(int argc, char **argv)
 		{ "no-verify", no_argument, NULL, O_NO_VERIFY },
 		{ "fail-on-error", no_argument, NULL, O_FAIL_ON_ERROR },
 		{ "linger0", no_argument, NULL, O_LINGER0 },
+		{ "ready-file", required_argument, NULL, O_READY_FILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -2115,6 +2138,9 @@ parse_args(int argc, char **argv)
 			break;
 		case O_LINGER0:
 			opts.linger0 = 1;
+			break;
+		case O_READY_FILE:
+			opts.ready_file = optarg;
 			break;
 		case 'v':
 			opts.verbose = 1;
