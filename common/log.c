@@ -473,9 +473,9 @@ log_timestamp(char *buf, size_t len)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	    tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
 }
 
 static void
@@ -499,7 +499,7 @@ static void
 log_vemit(enum log_module module, enum log_level level, bool with_errno,
     const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_MAX], msg[LOG_MSG_MAX], ts[40], num[32];
+	char line[LOG_LINE_MAX], msg[LOG_MSG_MAX], ts[96], num[32];
 	struct log_buf lb;
 	const char *ident, *tail;
 	char ebuf[128];
