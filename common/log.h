@@ -55,7 +55,8 @@ int log_init(enum log_level level, enum log_format format,
 /* Reopens a file output (after logrotate); no-op for stdout/stderr. */
 void log_reopen(void);
 
-/* Names the process in every line ("dataplane", "controlplane"). */
+/* Names the process in every line ("dataplane", "controlplane"). Call it
+ * once at start, before any thread logs. */
 void log_set_ident(const char *ident);
 
 /*
