@@ -23,6 +23,10 @@ struct walk {
 	char path[CONF_KEYPATH_MAX];
 };
 
+static void walk_error(struct walk *, yaml_mark_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static int walk_mapping(struct walk *, const struct conf_key *);
+
 void
 conf_ctx_init(struct conf_ctx *ctx, const char *name, const char *dir,
     conf_error_cb *cb, void *arg)
@@ -70,9 +74,6 @@ conf_error_at(struct conf_ctx *ctx, const struct conf_mark *mark,
 	va_end(ap);
 }
 
-static void walk_error(struct walk *, yaml_mark_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
 static void
 walk_error(struct walk *w, yaml_mark_t m, const char *fmt, ...)
 {
@@ -117,10 +118,14 @@ path_push(struct walk *w, const char *name, size_t len)
 
 	if (old > 0 && o + 1 < sizeof(w->path))
 		w->path[o++] = '.';
-	for (i = 0; i < len && i < CONF_QUOTE_LEN && o + 1 < sizeof(w->path);
+	for (i = 0; i < len && i < CONF_QUOTE_LEN && o + 4 < sizeof(w->path);
 	    i++) {
 		c = (unsigned char)name[i];
 		w->path[o++] = c > 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	if (i < len && o + 4 < sizeof(w->path)) {
+		memcpy(w->path + o, "...", 3);
+		o += 3;
 	}
 	w->path[o] = '\0';
 	return old;
@@ -349,8 +354,6 @@ set_scalar(struct walk *w, const struct conf_key *k, const yaml_event_t *ev)
 	if (conf_set(k, w->base, v, err, sizeof(err)) == -1)
 		walk_error(w, ev->start_mark, "%s", err);
 }
-
-static int walk_mapping(struct walk *, const struct conf_key *);
 
 /* The value of key k: a nested section or one scalar. */
 static int

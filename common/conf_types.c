@@ -253,7 +253,7 @@ conf_format_size(uint64_t bytes, char *buf, size_t len)
 char *
 conf_quote(const char *s, size_t len, char *buf, size_t buflen)
 {
-	size_t i, o = 0;
+	size_t i, n, o = 0;
 	unsigned char c;
 
 	if (buflen < 9) {
@@ -261,9 +261,13 @@ conf_quote(const char *s, size_t len, char *buf, size_t buflen)
 			buf[0] = '\0';
 		return buf;
 	}
+	/* A cut value ends before a UTF-8 continuation byte, not inside. */
+	n = len < CONF_QUOTE_LEN ? len : CONF_QUOTE_LEN;
+	while (n > 0 && n < len && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
 	/* Each round leaves room for an escape, "...", '"' and NUL. */
 	buf[o++] = '"';
-	for (i = 0; i < len && i < CONF_QUOTE_LEN && o + 9 <= buflen; i++) {
+	for (i = 0; i < n && o + 9 <= buflen; i++) {
 		c = (unsigned char)s[i];
 		if (c == '"' || c == '\\') {
 			buf[o++] = '\\';
