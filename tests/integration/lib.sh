@@ -192,13 +192,15 @@ wait_until() {
 }
 
 # port_listening HOST PORT: true when something listens on HOST:PORT.
-# Uses ss (no connection is made); bash's /dev/tcp without ss.
+# Uses ss (no connection is made; inside namespace $TFWD_SS_NETNS when
+# set); bash's /dev/tcp without ss.
 port_listening() {
 	local host=$1 port=$2
 	host=${host#[}
 	host=${host%]}
 	if command -v ss >/dev/null 2>&1; then
-		ss -Hltn "sport = :$port" 2>/dev/null |
+		${TFWD_SS_NETNS:+ip netns exec "$TFWD_SS_NETNS"} \
+			ss -Hltn "sport = :$port" 2>/dev/null |
 			awk -v h="$host" '{ a = $4; sub(/:[0-9]+$/, "", a);
 			    gsub(/[][]/, "", a); sub(/%.*/, "", a)
 			    if (a == h || a == "*" || a == "0.0.0.0" ||
@@ -474,6 +476,14 @@ netns_create() {
 # netns_name NAME: the real name of namespace NAME.
 netns_name() {
 	echo "tfwd-$$-$1"
+}
+
+# netns_wait_port NAME HOST PORT [TIMEOUT]: wait_port inside namespace NAME.
+netns_wait_port() {
+	local TFWD_SS_NETNS
+	TFWD_SS_NETNS=$(netns_name "$1")
+	shift
+	wait_port "$@"
 }
 
 # netns_exec NAME CMD...: runs CMD inside namespace NAME.

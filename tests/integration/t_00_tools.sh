@@ -29,7 +29,7 @@ start_backend verify verify 127.0.0.2:$P_VERIFY
 start_backend sink sink 127.0.0.1:$P_SINK
 start_backend source source 127.0.0.1:$P_SOURCE
 start_backend greet greet 127.0.0.1:$P_GREET
-start_backend slow echo 127.0.0.1:$P_SLOW --delay-ms 100
+start_backend slow echo 127.0.0.1:$P_SLOW --delay-ms 300
 start_backend badecho echo 127.0.0.1:$P_BADECHO --corrupt-at 1000003
 start_backend badsrc source 127.0.0.1:$P_BADSRC --corrupt-at 5000001
 start_backend close echo 127.0.0.1:$P_CLOSE --close-after-bytes 100000
@@ -103,7 +103,7 @@ assert_eq "$(get rate conns_failed)" 0 "rate: failures"
 run_ok latency latency --connect 127.0.0.1:$P_ECHO --count 1000 --size 64
 assert_eq "$(get latency count)" 1000 "latency: samples"
 
-# the slow echo answers 100 ms after the data, so after our FIN: only a
+# the slow echo answers 300 ms after the data, so after our FIN: only a
 # half-close that keeps the other direction open brings it back
 run_ok halfclose_echo halfclose --connect 127.0.0.1:$P_SLOW --bytes 1M
 assert_eq "$(get halfclose_echo back_after_fin)" 1048576 "halfclose: echo after FIN"
