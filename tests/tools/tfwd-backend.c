@@ -34,7 +34,7 @@
 #define MAX_LISTEN	16
 #define MAX_THREADS	64
 #define SCRATCH_SIZE	(256 * 1024)
-#define OB_HIGH		(4 * 1024 * 1024) /* stop reading above this */
+#define OB_HIGH		(4 * 1024 * 1024) /* most delayed bytes held */
 #define TURN_BYTES	(1024 * 1024)	/* per connection per turn */
 #define MAX_EVENTS	256
 #define TAG_WAKE	1
@@ -849,7 +849,12 @@ conn_io(struct conn *c)
 	if (opts.mode == MODE_SOURCE && c->c_src_go && !c->c_src_done &&
 	    source_send(c, &budget) == 1)
 		return;
-	while (!c->c_rd_eof && c->c_ob_len + c->c_delayed < OB_HIGH) {
+	/*
+	 * Backpressure: read no more while output is stuck, except for what
+	 * the delay queue must hold.
+	 */
+	while (!c->c_rd_eof && (opts.delay_ms > 0 ?
+	    c->c_ob_len + c->c_delayed < OB_HIGH : c->c_ob_len == 0)) {
 		if (budget == 0) {
 			ready_push(c);
 			return;
