@@ -461,6 +461,44 @@ admin:
 EOF
 }
 
+# ---- the daemons ------------------------------------------------------------
+
+# start_dataplane NAME CONFIG [ARGS...]: starts tcpfwd-dataplane -c CONFIG
+# and waits until $LISTEN (from write_config) listens.
+start_dataplane() {
+	local name=$1 cfg=$2
+	shift 2
+	require_bin tcpfwd-dataplane
+	tfwd_start "$name" "$TFWD_BIN/tcpfwd-dataplane" -c "$cfg" "$@"
+	wait_port "${LISTEN%:*}" "${LISTEN##*:}"
+}
+
+# start_controlplane NAME CONFIG [ARGS...]: starts tcpfwd-controlplane -c
+# CONFIG and waits until $ADMIN (from write_config) listens.
+start_controlplane() {
+	local name=$1 cfg=$2
+	shift 2
+	require_bin tcpfwd-controlplane
+	tfwd_start "$name" "$TFWD_BIN/tcpfwd-controlplane" -c "$cfg" "$@"
+	wait_port "${ADMIN%:*}" "${ADMIN##*:}"
+}
+
+# admin_get PATH: GET http://$ADMIN/PATH, body on stdout; fails on an HTTP
+# error.
+admin_get() {
+	curl -sS --max-time 5 -f "http://$ADMIN$1"
+}
+
+# metric FAMILY [LABEL-SUBSTRING]: the value of the first sample of FAMILY
+# in /metrics whose labels contain LABEL-SUBSTRING (empty when absent).
+metric() {
+	admin_get /metrics | awk -v m="$1" -v l="${2:-}" '
+	    $1 !~ /^#/ {
+		name = $1; sub(/\{.*/, "", name)
+		if (name == m && index($1, l) > 0) { print $2; exit }
+	    }'
+}
+
 # ---- network namespaces ---------------------------------------------------
 
 # netns_create NAME: a namespace "tfwd-<pid>-NAME" with loopback up,
