@@ -233,11 +233,14 @@ parse_u64(const char *opt, const char *s)
 {
 	unsigned long long v;
 	char *end;
+	int base;
 
 	errno = 0;
 	if (*s == '-' || *s == '\0')
 		die("%s: not a non-negative number: \"%s\"", opt, s);
-	v = strtoull(s, &end, 0);
+	/* decimal, or hex with 0x; never octal */
+	base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
+	v = strtoull(s, &end, base);
 	if (errno != 0 || *end != '\0')
 		die("%s: not a number: \"%s\"", opt, s);
 	return v;
