@@ -513,7 +513,10 @@ config_load_buffer(const char *text, size_t len, const char *name,
 		errs->count = 0;
 	if (name == NULL)
 		name = "<buffer>";
-	return load_text(text, len, name, dir, name, cfg, errs);
+	if (text == NULL)
+		len = 0;
+	return load_text(text != NULL ? text : "", len, name, dir, name, cfg,
+	    errs);
 }
 
 static void

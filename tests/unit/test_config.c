@@ -1368,6 +1368,10 @@ test_buffer_is_length_bound(void **state)
 	assert_int_equal(cfg.server.backlog, 12);
 	assert_int_equal(config_load_buffer(text, 20, "t.yaml", DIR, &cfg,
 	    &errs), -1);
+	/* No text at all is an empty file. */
+	assert_int_equal(config_load_buffer(NULL, 5, "t.yaml", DIR, &cfg,
+	    &errs), 0);
+	assert_int_equal(cfg.server.backlog, 4096);
 }
 
 /* The demo config.yaml at the top of the repository loads cleanly. */
