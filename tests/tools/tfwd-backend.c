@@ -1378,6 +1378,7 @@ main(int argc, char **argv)
 	int i, sig, err;
 
 	parse_args(argc, argv);
+	pattern_init();
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	listeners_open(ws);

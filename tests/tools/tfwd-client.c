@@ -835,7 +835,7 @@ bulk_refill(struct stream *s)
 	if (len == 0)
 		return 0;
 	pattern_fill(s->s_seed, s->s_gen, s->s_tb, len);
-	if (opts.verify)
+	if (opts.verify && opts.dir == DIR_UP)	/* for a sink's reply */
 		pattern_sum_update(&s->s_sum, s->s_tb, len);
 	if (opts.corrupt && opts.corrupt_at >= s->s_gen &&
 	    opts.corrupt_at < s->s_gen + len)
@@ -2185,6 +2185,7 @@ int
 main(int argc, char **argv)
 {
 	parse_args(argc, argv);
+	pattern_init();
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, on_alarm);
