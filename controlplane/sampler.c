@@ -52,10 +52,10 @@ struct rank {
 	double		rk_key;
 };
 
-enum rank_class {
-	RANK_DEAD = 0,
-	RANK_SCORED,
-	RANK_PENDING,
+enum sampler_rank_class {
+	SAMPLER_RANK_DEAD = 0,
+	SAMPLER_RANK_SCORED,
+	SAMPLER_RANK_PENDING,
 };
 
 static uint64_t
@@ -503,15 +503,16 @@ rank_evictable(const struct sampler_tracked *tracked, unsigned n_tracked,
 			continue;
 		ranks[n].rk_idx = i;
 		if (t->st_scored) {
-			ranks[n].rk_class = RANK_SCORED;
+			ranks[n].rk_class = SAMPLER_RANK_SCORED;
 			ranks[n].rk_key = score_key(t->st_score);
 			(*nscored)++;
-		} else {
-			ranks[n].rk_class = t->st_probes >= SAMPLER_DEAD_PROBES ?
-			    RANK_DEAD : RANK_PENDING;
+		} else if (t->st_probes >= SAMPLER_DEAD_PROBES) {
+			ranks[n].rk_class = SAMPLER_RANK_DEAD;
 			ranks[n].rk_key = -(double)t->st_probes;
-			if (ranks[n].rk_class == RANK_DEAD)
-				(*ndead)++;
+			(*ndead)++;
+		} else {
+			ranks[n].rk_class = SAMPLER_RANK_PENDING;
+			ranks[n].rk_key = -(double)t->st_probes;
 		}
 		n++;
 	}

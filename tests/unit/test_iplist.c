@@ -231,6 +231,8 @@ test_rejections(void **state)
 		{ "1.2.3.4x", "\"1.2.3.4x\": not an IP address " HINT },
 		{ "2001:db8::g", "\"2001:db8::g\": invalid IPv6 address "
 		  HINT },
+		{ "fe80::1%eth0", "\"fe80::1%eth0\": invalid IPv6 address "
+		  HINT },
 		{ "10.0.0.0/", "\"10.0.0.0/\": missing prefix length after "
 		  "\"/\" " HINT },
 		{ "10.0.0.0/x", "\"10.0.0.0/x\": prefix length must be "
