@@ -57,7 +57,12 @@ DP_LIB_SRCS := \
 	dataplane/worker.c
 DP_MAIN_SRCS := dataplane/dp_main.c
 
-CP_LIB_SRCS :=
+CP_LIB_SRCS := \
+	controlplane/iplist.c \
+	controlplane/probe.c \
+	controlplane/sampler.c \
+	controlplane/score.c \
+	controlplane/selector.c
 CP_MAIN_SRCS :=
 CTL_SRCS :=
 
