@@ -531,3 +531,146 @@ netns_exec() {
 	shift
 	ip netns exec "$ns" "$@"
 }
+
+# ---- the stand-in control plane (tfwd-cp) and data-plane reports ----------
+#
+# The data plane reports only to a control plane: tests that read its
+# counters run tfwd-cp, which writes every report as one JSON line to
+# $TMP/NAME.reports. Queries are jq expressions over the newest report.
+
+# require_cmd NAME...: SKIP unless each command is on PATH.
+require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c not installed"
+	done
+}
+
+# start_cp NAME [tfwd-cp options...]: starts tfwd-cp listening on $IPC_URL
+# (write_config's default), reports in $TMP/NAME.reports, control FIFO
+# $TMP/NAME.ctl (see cp_ctl). Pass --set A,B for an initial set.
+start_cp() {
+	local name=$1
+	shift
+	require_bin tfwd-cp
+	require_cmd jq
+	rm -f "$TMP/$name.ctl"
+	mkfifo "$TMP/$name.ctl" || fail "mkfifo $TMP/$name.ctl"
+	: >"$TMP/$name.reports"
+	tfwd_start "$name" "$TFWD_BIN/tfwd-cp" \
+		--url "${IPC_URL:-ipc://$TMP/control.ipc}" \
+		--reports "$TMP/$name.reports" --control "$TMP/$name.ctl" "$@"
+	wait_until 10 grep -q 'listening on' "$TMP/$name.log" ||
+		fail "tfwd-cp $name did not start"
+}
+
+# cp_ctl NAME LINE...: sends control lines to tfwd-cp NAME (set A,B;
+# generation N; raw TEXT; pause; resume; quit).
+cp_ctl() {
+	local name=$1
+	shift
+	tfwd_running "$name" || fail "cp_ctl: $name is not running"
+	timeout 5 bash -c 'printf "%s\n" "${@:2}" >"$1"' _ \
+		"$TMP/$name.ctl" "$@" || fail "cp_ctl: cannot write to $name"
+}
+
+# report NAME: the newest complete report tfwd-cp NAME wrote (empty if
+# none yet).
+report() {
+	tail -n 3 "$TMP/$1.reports" 2>/dev/null |
+		jq -c 'select(.type == "report")' 2>/dev/null | tail -n 1
+}
+
+# report_count NAME: reports written so far.
+report_count() {
+	wc -l <"$TMP/$1.reports" 2>/dev/null || echo 0
+}
+
+# report_get NAME JQ: JQ (raw output) over the newest report; fails when
+# there is none.
+report_get() {
+	local r
+	r=$(report "$1")
+	[ -n "$r" ] || fail "report_get: no report from the data plane yet"
+	jq -r "$2" <<<"$r"
+}
+
+# report_fresh NAME [TIMEOUT]: waits until a report built after this call
+# arrived (the second one from now: the next may have been on its way).
+report_fresh() {
+	local n
+	n=$(report_count "$1")
+	wait_until "${2:-10}" eval "[ \$(report_count $1) -ge $((n + 2)) ]" ||
+		fail "no fresh report from the data plane within ${2:-10} s"
+}
+
+# report_true NAME JQ: true when the newest report makes JQ true.
+report_true() {
+	local r
+	r=$(report "$1")
+	[ -n "$r" ] && jq -e "$2" >/dev/null 2>&1 <<<"$r"
+}
+
+# wait_report NAME TIMEOUT JQ [WHAT]: waits until the newest report makes
+# the jq expression JQ true; fails after TIMEOUT seconds, showing the report.
+wait_report() {
+	wait_until "$2" report_true "$1" "$3" ||
+		fail "${4:-report}: not true within $2 s: $3 :: $(report "$1")"
+}
+
+# be_field BACKEND FIELD: a jq expression for FIELD of BACKEND (ip:port) in
+# a report's backends (null when absent), for report_get and wait_report.
+be_field() {
+	echo "(.backends[] | select(.addr == \"$1\") | .$2)"
+}
+
+# backend_conns_total: jq for the sum of every backend's open connections.
+backend_conns_total() {
+	echo '([.backends[].connections] | add // 0)'
+}
+
+# dp_assert_idle CP [TIMEOUT]: the data plane reporting to CP ends with no
+# client connection open or waiting and no connection counted on any
+# backend (nothing leaked in its accounting).
+dp_assert_idle() {
+	wait_report "$1" "${2:-10}" ".connections_active == 0 and
+	    .clients_waiting == 0 and $(backend_conns_total) == 0" \
+		"data plane idle at the end"
+}
+
+# ---- process figures, continued --------------------------------------------
+
+# fd_count_nonpipe PID: open descriptors of PID that are not pipes (the data
+# plane keeps a bounded cache of splice pipes; everything else must return
+# to its baseline).
+fd_count_nonpipe() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null |
+		grep -vc '^pipe:'
+}
+
+# cpu_ticks PID: user + system CPU time of PID (all threads) in clock ticks.
+cpu_ticks() {
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# stop_clean NAME: stops NAME with SIGTERM and asserts it exited 0 without
+# a sanitizer report in its log (leaks and errors of the ASan build).
+stop_clean() {
+	local name=$1
+	tfwd_stop "$name"
+	assert_eq "${TFWD_STATUS[$name]}" 0 "exit status of $name"
+	assert_sanitizer_clean "$name"
+}
+
+# assert_sanitizer_clean NAME: no sanitizer report in NAME's log.
+assert_sanitizer_clean() {
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: .*Sanitizer' \
+		"$TMP/$1.log"; then
+		fail "$1: sanitizer report in its log"
+	fi
+}
+
+# elapsed_ms START_NS: milliseconds since START_NS (date +%s%N).
+elapsed_ms() {
+	echo $((($(date +%s%N) - $1) / 1000000))
+}
