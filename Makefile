@@ -58,12 +58,18 @@ DP_LIB_SRCS := \
 DP_MAIN_SRCS := dataplane/dp_main.c
 
 CP_LIB_SRCS := \
+	$(wildcard controlplane/admin.c) \
+	controlplane/dataplanes.c \
 	controlplane/iplist.c \
+	$(wildcard controlplane/metrics.c) \
 	controlplane/probe.c \
+	controlplane/rounds.c \
 	controlplane/sampler.c \
 	controlplane/score.c \
+	controlplane/scoreboard.c \
+	controlplane/selection.c \
 	controlplane/selector.c
-CP_MAIN_SRCS :=
+CP_MAIN_SRCS := $(if $(wildcard controlplane/admin.c),controlplane/cp_main.c)
 CTL_SRCS :=
 
 TOOL_SRCS := tests/tools/tfwd-backend.c tests/tools/tfwd-client.c \

@@ -325,7 +325,7 @@ selection_evaluate(struct cp *cp, bool repair_only)
 	cp->set.generation++;
 	cp->set.changed_at_unix_ms = cp_unix_ms();
 	cp->set.adopted = false;
-	snprintf(cp->set.reason, sizeof(cp->set.reason), "%s: %s",
+	snprintf(cp->set.reason, sizeof(cp->set.reason), "%s: %.100s",
 	    selector_reason_name(res.reason), res.detail);
 	if (res.reason <= SELECTOR_IMPROVED)
 		cp->stats.switches[res.reason]++;
