@@ -261,6 +261,45 @@ selection_learning_over(struct cp *cp)
 	end_learning(cp);
 }
 
+static bool
+has_id(const uint32_t *ids, unsigned n, uint32_t id)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* The reason data planes and operators see, with names, not ids:
+ * "replaced: -10.0.0.1:80 +10.0.0.7:80 (avg 40.1 -> 88.0)". */
+static void
+describe_change(struct cp *cp, const struct selector_result *res)
+{
+	char *buf = cp->set.reason;
+	size_t size = sizeof(cp->set.reason), off;
+	const struct selector_state *cur = &cp->set.sel;
+	struct sb_entry *e;
+	unsigned i;
+
+	off = (size_t)snprintf(buf, size, "%s:",
+	    selector_reason_name(res->reason));
+	for (i = 0; i < cur->n && off < size; i++)
+		if (!has_id(res->ids, res->n, cur->ids[i]) &&
+		    (e = scoreboard_by_id(cp->sb, cur->ids[i])) != NULL)
+			off += (size_t)snprintf(buf + off, size - off, " -%s",
+			    e->name);
+	for (i = 0; i < res->n && off < size; i++)
+		if (!has_id(cur->ids, cur->n, res->ids[i]) &&
+		    (e = scoreboard_by_id(cp->sb, res->ids[i])) != NULL)
+			off += (size_t)snprintf(buf + off, size - off, " +%s",
+			    e->name);
+	if (off < size && cur->n > 0)
+		snprintf(buf + off, size - off, " (avg %.1f -> %.1f)",
+		    res->old_avg, res->new_avg);
+}
+
 void
 selection_evaluate(struct cp *cp, bool repair_only)
 {
@@ -320,13 +359,12 @@ selection_evaluate(struct cp *cp, bool repair_only)
 			selection_save(cp);
 		return;
 	}
+	describe_change(cp, &res);
 	set_members(cp, res.ids, res.n);
 	cp->set.sel.last_switch_ms = now;
 	cp->set.generation++;
 	cp->set.changed_at_unix_ms = cp_unix_ms();
 	cp->set.adopted = false;
-	snprintf(cp->set.reason, sizeof(cp->set.reason), "%s: %.100s",
-	    selector_reason_name(res.reason), res.detail);
 	if (res.reason <= SELECTOR_IMPROVED)
 		cp->stats.switches[res.reason]++;
 	log_set(cp, "new active set");
