@@ -36,6 +36,7 @@
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "../common/evloop.h"
 #include "../common/log.h"
@@ -969,6 +970,8 @@ admin_reply_free(struct admin_reply *out)
 /* Authorization header kept at most (tokens are shorter). */
 #define AUTH_MAX 1024
 #define METHOD_MAX 16
+/* How long admin_stop() lets nng write the 503s of queued requests. */
+#define STOP_GRACE_MS 100
 
 struct admin_job {
 	TAILQ_ENTRY(admin_job) aj_link;
@@ -1369,10 +1372,15 @@ admin_stop(struct cp *cp)
 	ad->ad_njobs = 0;
 	pthread_mutex_unlock(&ad->ad_mtx);
 
-	while ((j = TAILQ_FIRST(&jobs)) != NULL) {
-		TAILQ_REMOVE(&jobs, j, aj_link);
-		complete_static(j->aj_aio, 503, stopping_body);
-		free(j);
+	if (!TAILQ_EMPTY(&jobs)) {
+		while ((j = TAILQ_FIRST(&jobs)) != NULL) {
+			TAILQ_REMOVE(&jobs, j, aj_link);
+			complete_static(j->aj_aio, 503, stopping_body);
+			free(j);
+		}
+		/* nng writes the answers on its threads; stopping the server
+		 * closes every connection at once, so give them a moment. */
+		nng_msleep(STOP_GRACE_MS);
 	}
 	for (i = 0; i < ad->ad_nservers; i++) {
 		nng_http_server_stop(ad->ad_servers[i]);
