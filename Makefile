@@ -58,10 +58,10 @@ DP_LIB_SRCS := \
 DP_MAIN_SRCS := dataplane/dp_main.c
 
 CP_LIB_SRCS := \
-	$(wildcard controlplane/admin.c) \
+	controlplane/admin.c \
 	controlplane/dataplanes.c \
 	controlplane/iplist.c \
-	$(wildcard controlplane/metrics.c) \
+	controlplane/metrics.c \
 	controlplane/probe.c \
 	controlplane/rounds.c \
 	controlplane/sampler.c \
@@ -69,7 +69,7 @@ CP_LIB_SRCS := \
 	controlplane/scoreboard.c \
 	controlplane/selection.c \
 	controlplane/selector.c
-CP_MAIN_SRCS := $(if $(wildcard controlplane/admin.c),controlplane/cp_main.c)
+CP_MAIN_SRCS := $(if controlplane/admin.c,controlplane/cp_main.c)
 CTL_SRCS :=
 
 TOOL_SRCS := tests/tools/tfwd-backend.c tests/tools/tfwd-client.c \
