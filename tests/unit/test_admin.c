@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../../common/evloop.h"
+#include "../../common/version.h"
 #include "../../controlplane/admin.h"
 #include "../../controlplane/cp.h"
 #include "../../controlplane/probe.h"

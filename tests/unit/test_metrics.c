@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../../common/evloop.h"
+#include "../../common/version.h"
 #include "../../controlplane/cp.h"
 #include "../../controlplane/metrics.h"
 #include "../../controlplane/probe.h"
