@@ -2,11 +2,15 @@
  * Listening sockets and the accept loop. Out of descriptors, accept stops
  * watching the socket for a while (10 ms doubling to 1 s) instead of
  * spinning on a connection it cannot take; the client waits in the
- * backlog and is served once descriptors free up.
+ * backlog and is served once descriptors free up. A client needs two
+ * descriptors, so one is held spare and given up to each client just
+ * before it dials its backend: a client taken is never dropped for want of
+ * a descriptor, and the shortage shows at accept time.
  */
 #define LOG_MODULE LOGM_WORKER
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -93,6 +97,12 @@ accept_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 	(void)loop;
 	(void)events;
 	for (i = 0; i < ACCEPT_BATCH && l->fd != -1; i++) {
+		if (l->spare == -1 && (l->spare = open("/dev/null",
+		    O_RDONLY | O_CLOEXEC)) == -1) {
+			worker_count_error(l->w, PROTO_ERR_ACCEPT);
+			back_off(l, errno);
+			return;
+		}
 		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
@@ -109,6 +119,8 @@ accept_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 			}
 		}
 		l->backoff_ms = 0;
+		close(l->spare);
+		l->spare = -1;
 		session_accept(l->w, fd);
 	}
 }
@@ -119,8 +131,13 @@ listener_start(struct listener *l, struct worker *w, int fd)
 	l->w = w;
 	l->fd = fd;
 	l->backoff_ms = 0;
+	/* -1 is fine: accept_cb takes it again before the first client. */
+	l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	evloop_timer_init(&l->backoff_timer, resume_cb, l);
 	if (evloop_io_add(w->loop, &l->io, fd, EVLOOP_IN, accept_cb, l) == -1) {
+		if (l->spare != -1)
+			close(l->spare);
+		l->spare = -1;
 		l->fd = -1;
 		return -1;
 	}
@@ -138,4 +155,7 @@ listener_close(struct listener *l)
 	evloop_io_del(l->w->loop, &l->io);
 	close(fd);
 	l->fd = -1;
+	if (l->spare != -1)
+		close(l->spare);
+	l->spare = -1;
 }

@@ -19,6 +19,7 @@ struct listener {
 	struct evloop_io io;
 	struct evloop_timer backoff_timer;
 	uint32_t backoff_ms;  /* 0 when accepting normally */
+	int spare;            /* held for the next client's backend, or -1 */
 	struct worker *w;
 };
 
