@@ -1053,6 +1053,87 @@ test_http_stop_answers_503(void **state)
 	cp->loop = NULL;
 }
 
+/* Reads whatever fd has within ms into buf; returns the bytes read. */
+static size_t
+read_some(int fd, char *buf, size_t size, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t len = 0;
+	ssize_t n;
+
+	while (len + 1 < size && poll(&pfd, 1, ms) == 1) {
+		if ((n = read(fd, buf + len, size - 1 - len)) <= 0)
+			break;
+		len += (size_t)n;
+		ms = 50;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+static void
+test_http_queue_limit(void **state)
+{
+	enum { EXTRA = 20, N = ADMIN_QUEUE_MAX + EXTRA };
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n";
+	struct cp *cp = *state;
+	struct sockaddr_in sin;
+	char buf[2048];
+	int fds[N], busy, ok, i, k;
+	bool done[N];
+
+	start_on(cp, free_port());
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(cp->cfg.admin.listen_addr.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < N; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&sin,
+		    sizeof(sin)), 0);
+		assert_int_equal(write(fds[i], req, sizeof(req) - 1),
+		    (ssize_t)sizeof(req) - 1);
+		done[i] = false;
+	}
+	/* nothing processed yet: exactly the overflow is refused at once */
+	busy = 0;
+	for (k = 0; k < 500 && busy < EXTRA; k++) {
+		for (i = 0; i < N; i++) {
+			if (done[i] || read_some(fds[i], buf, sizeof(buf), 0) ==
+			    0)
+				continue;
+			done[i] = true;
+			assert_non_null(strstr(buf, "HTTP/1.1 503"));
+			assert_non_null(strstr(buf, "busy"));
+			busy++;
+		}
+		usleep(10000);
+	}
+	assert_int_equal(busy, EXTRA);
+	/* the loop then answers every queued one */
+	ok = 0;
+	for (k = 0; k < 3000 && ok < ADMIN_QUEUE_MAX; k++) {
+		admin_process(cp);
+		for (i = 0; i < N; i++) {
+			if (done[i] || read_some(fds[i], buf, sizeof(buf), 0) ==
+			    0)
+				continue;
+			done[i] = true;
+			assert_non_null(strstr(buf, "HTTP/1.1 200"));
+			ok++;
+		}
+		usleep(1000);
+	}
+	assert_int_equal(ok, ADMIN_QUEUE_MAX);
+	for (i = 0; i < N; i++)
+		close(fds[i]);
+	admin_stop(cp);
+	evloop_free(cp->loop);
+	cp->loop = NULL;
+}
+
 static void
 test_refuses_public_without_token(void **state)
 {
@@ -1091,6 +1172,7 @@ main(void)
 		T(test_request_counter),
 		T(test_http_roundtrip),
 		T(test_http_stop_answers_503),
+		T(test_http_queue_limit),
 		T(test_refuses_public_without_token),
 #undef T
 	};
