@@ -670,6 +670,22 @@ assert_sanitizer_clean() {
 	fi
 }
 
+# wait_output TIMEOUT OP VALUE CMD...: runs CMD every 50 ms until its output
+# compares to VALUE with test's OP (=, !=, -ge, -gt, -le, -lt): 0, or 1
+# after TIMEOUT seconds. (wait_until TIMEOUT test "$(CMD)" = VALUE would run
+# CMD only once.)
+wait_output() {
+	local timeout=$1
+	shift
+	wait_until "$timeout" _output_is "$@"
+}
+_output_is() {
+	local op=$1 want=$2 got
+	shift 2
+	got=$("$@") || return 1
+	test "$got" "$op" "$want"
+}
+
 # elapsed_ms START_NS: milliseconds since START_NS (date +%s%N).
 elapsed_ms() {
 	echo $((($(date +%s%N) - $1) / 1000000))

@@ -45,11 +45,11 @@ for round in 1 2; do
 	assert_eq "${TFWD_STATUS[hold$round]}" 0 \
 		"round $round: every held connection echoed ($(tail -n 1 "$TMP/hold$round.log"))"
 	dp_assert_idle cp 15
-	wait_until 10 test "$(fd_count_nonpipe "$DP")" = "$base" ||
+	wait_output 10 = "$base" fd_count_nonpipe "$DP" ||
 		fail "round $round: $(fd_count_nonpipe "$DP") descriptors besides pipes, idle baseline $base"
 	pipes=$(($(fd_count "$DP") - base))
 	assert_le "$pipes" $((2 * PIPES_KEPT)) "round $round: cached pipe descriptors"
-	wait_until 10 test "$(backend_stat echo active)" = 0 ||
+	wait_output 10 = 0 backend_stat echo active ||
 		fail "round $round: the backend still holds connections"
 	log "round $round: back to $base descriptors (+$pipes cached pipe ends)"
 done

@@ -88,9 +88,9 @@ timeout 10 head -c $((4 * 1024 * 1024)) /dev/zero >&3 || rc=$?
 assert_eq "$rc" 0 "writing 4 MiB after the backend's FIN"
 exec 3>&-
 want=$((in0 + ${#CMD} + 1 + 4 * 1024 * 1024))
-wait_until 10 test "$(backend_stat source bytes_in)" = "$want" ||
+wait_output 10 = "$want" backend_stat source bytes_in ||
 	fail "source got $(backend_stat source bytes_in) bytes, want $want"
-wait_until 10 test "$(backend_stat source active)" = 0 ||
+wait_output 10 = 0 backend_stat source active ||
 	fail "the source still holds the connection after the client's FIN"
 assert_eq "$(backend_stat source resets)" 0 "source: resets"
 assert_eq "$(backend_stat source errors)" 0 "source: errors"

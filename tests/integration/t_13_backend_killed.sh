@@ -80,6 +80,6 @@ wait_report cp 10 "$(be_field "$A" dials_failed) >= 1" "A's refused dials counte
 assert_eq "$(report_get cp '.errors.dial_failed')" 0 "clients given up"
 
 dp_assert_idle cp
-wait_until 10 test "$(backend_stat b active)" = 0 ||
+wait_output 10 = 0 backend_stat b active ||
 	fail "backend B still holds connections"
 stop_clean dp

@@ -52,9 +52,9 @@ log "A holds $a_all ($a2 of h2), B holds $b_all ($b2 of h2)"
 assert_ge "$a2" 1 "h2 connections on A"
 assert_ge "$b2" 1 "h2 connections on B"
 # what the backends see: client connections plus 3 pooled sockets each
-wait_until 5 test "$(backend_stat a active)" = $((a_all + 3)) ||
+wait_output 5 = $((a_all + 3)) backend_stat a active ||
 	fail "backend A holds $(backend_stat a active), want $((a_all + 3))"
-wait_until 5 test "$(backend_stat b active)" = $((b_all + 3)) ||
+wait_output 5 = $((b_all + 3)) backend_stat b active ||
 	fail "backend B holds $(backend_stat b active), want $((b_all + 3))"
 b_accepted=$(backend_stat b accepted)
 a_total=$(report_get cp "$(be_field "$A" connections_total)")
@@ -65,7 +65,7 @@ cp_ctl cp "set $B,$C"
 wait_report cp 10 '.serving_generation == 2' "set [B, C] served"
 tfwd_running h1 || fail "h1 ended before the set change applied (machine too slow?)"
 # A's pooled sockets: closed at once; its client connections: kept
-wait_until 2 test "$(backend_stat a active)" = "$a_all" ||
+wait_output 2 = "$a_all" backend_stat a active ||
 	fail "backend A holds $(backend_stat a active) after the change, want $a_all (pooled ones closed)"
 wait_report cp 5 "$(be_field "$A" pool_idle) == 0 and $(be_field "$A" active) == false and
     $(be_field "$A" connections) == $a_all" "A draining, pool closed"
@@ -100,6 +100,6 @@ assert_eq "$(json_get conns_ok <"$TMP/h2.log")" "$b2" "h2 connections echoing (t
 assert_eq "$(json_get conns_failed <"$TMP/h2.log")" "$a2" "h2 connections closed (those on A)"
 
 dp_assert_idle cp
-wait_until 5 test "$(backend_stat a active)" = 0 ||
+wait_output 5 = 0 backend_stat a active ||
 	fail "backend A still holds $(backend_stat a active) connections"
 stop_clean dp
