@@ -546,7 +546,7 @@ post_toggle(struct cp *cp, const char *name, bool disable,
 	return reply_json(out, 200, backend_json(e));
 }
 
-/* ---- status, active set, health, reload ---------------------------------- */
+/* ---- status, active set, health, reload --------------------------------- */
 
 static json_t *
 set_members(const struct cp *cp)

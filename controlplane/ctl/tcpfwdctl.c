@@ -135,7 +135,7 @@ usage(FILE *f)
 	    "unreachable\n");
 }
 
-/* ---- configuration ------------------------------------------------------- */
+/* ---- configuration ------------------------------------------------------ */
 
 /* Reads the token: the first line, trimmed. Returns 0 or -1 (said). */
 static int
@@ -241,7 +241,7 @@ url_of(const struct addr *a, char *url, size_t size)
 	    sizeof(name)));
 }
 
-/* ---- HTTP ---------------------------------------------------------------- */
+/* ---- HTTP --------------------------------------------------------------- */
 
 static double
 now_s(void)
@@ -568,7 +568,7 @@ url_encode(const char *s, char *out, size_t size)
 	out[n] = '\0';
 }
 
-/* ---- printing ------------------------------------------------------------- */
+/* ---- printing ----------------------------------------------------------- */
 
 static const char *
 str(json_t *o, const char *k)
@@ -604,7 +604,8 @@ fmt_duration(long long s, char *buf, size_t size)
 	if (s < 0)
 		s = 0;
 	if (s >= 86400)
-		snprintf(buf, size, "%lldd %lldh", s / 86400, s % 86400 / 3600);
+		snprintf(buf, size, "%lldd %lldh", s / 86400,
+		    s % 86400 / 3600);
 	else if (s >= 3600)
 		snprintf(buf, size, "%lldh %lldm", s / 3600, s % 3600 / 60);
 	else if (s >= 60)
@@ -732,7 +733,7 @@ print_reloaded(json_t *j)
 	printf("%s\n", str(j, "status"));
 }
 
-/* ---- main ----------------------------------------------------------------- */
+/* ---- main --------------------------------------------------------------- */
 
 static const struct command *
 find_command(const char *name)

@@ -34,7 +34,7 @@ check(int ok)
 		abort();
 }
 
-/* ---- test doubles for cp_main.c ------------------------------------------ */
+/* ---- test doubles for cp_main.c ----------------------------------------- */
 
 int
 cp_disable(struct cp *cp, struct sb_entry *e, char *err, size_t errlen)
@@ -75,7 +75,7 @@ cp_unix_ms(void)
 	return 1700000000123ull;
 }
 
-/* ---- fixture ------------------------------------------------------------- */
+/* ---- fixture ------------------------------------------------------------ */
 
 static struct sb_entry *
 add(struct cp *cp, const char *name)

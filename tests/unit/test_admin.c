@@ -31,7 +31,7 @@
 
 #define T_UNIX_MS 1700000000123ull /* 2023-11-14T22:13:20.123Z */
 
-/* ---- test doubles for cp_main.c ------------------------------------------ */
+/* ---- test doubles for cp_main.c ----------------------------------------- */
 
 static unsigned disable_calls, enable_calls, reload_calls;
 static bool refuse_disable, fail_reload;
@@ -80,7 +80,7 @@ cp_unix_ms(void)
 	return T_UNIX_MS;
 }
 
-/* ---- fixture ------------------------------------------------------------- */
+/* ---- fixture ------------------------------------------------------------ */
 
 static struct sb_entry *
 add(struct cp *cp, const char *name)
@@ -202,7 +202,7 @@ teardown(void **state)
 	return 0;
 }
 
-/* ---- helpers ------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------ */
 
 /* Routes and checks status and JSON; returns the parsed body (decref). */
 #define call(cp, m, u, auth, want) call_at((cp), (m), (u), (auth), (want), \
@@ -286,7 +286,7 @@ assert_error_has(json_t *j, const char *part)
 	json_decref(j);
 }
 
-/* ---- GET routes ------------------------------------------------------------ */
+/* ---- GET routes --------------------------------------------------------- */
 
 static void
 test_healthz(void **state)
@@ -615,7 +615,7 @@ test_backend_one(void **state)
 	    400), "bad backend address \"??\"");
 }
 
-/* ---- errors ---------------------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------- */
 
 static void
 test_not_found(void **state)
@@ -624,7 +624,8 @@ test_not_found(void **state)
 		"/nope", "/api", "/api/v2/status", "/api/v1/statu",
 		"/api/v1/status/extra", "/api/v1/backends/10.0.0.1:80/x",
 		"/api/v1/backends/10.0.0.1:80/disable/now", "//", "/healthz//",
-		"/api/v1//status", "/api/v1/backends//disable", "/a/b/c/d/e/f/g/h/i/j/k",
+		"/api/v1//status", "/api/v1/backends//disable",
+		"/a/b/c/d/e/f/g/h/i/j/k",
 		"/API/V1/STATUS", "/metricsx", "/%2e%2e/healthz",
 	};
 	struct cp *cp = *state;
@@ -686,7 +687,8 @@ test_bad_requests(void **state)
 	memset(uri, 'a', ADMIN_URI_MAX + 1);
 	uri[0] = '/';
 	uri[ADMIN_URI_MAX] = '\0';
-	assert_error_has(call(cp, "GET", uri, NULL, 404), "no such path: /aaa");
+	assert_error_has(call(cp, "GET", uri, NULL, 404),
+	    "no such path: /aaa");
 	uri[ADMIN_URI_MAX] = 'a';
 	uri[ADMIN_URI_MAX + 1] = '\0';
 	assert_error_has(call(cp, "GET", uri, NULL, 414), "longer than");
@@ -705,8 +707,8 @@ test_bad_requests(void **state)
 	assert_int_equal(admin_route(cp, "GET", "/\x01\xff\xfe\"\\", NULL, &r),
 	    0);
 	assert_int_equal(r.status, 404);
-	assert_string_equal(r.body, "{\"error\":\"no such path: /???\\\"\\\\\"}"
-	    "\n");
+	assert_string_equal(r.body,
+	    "{\"error\":\"no such path: /???\\\"\\\\\"}\n");
 	admin_reply_free(&r);
 	admin_reply_free(&r); /* twice is fine */
 }
@@ -740,7 +742,7 @@ test_unsafe_numbers_and_text(void **state)
 	json_decref(call(cp, "GET", "/api/v1/backends", NULL, 200));
 }
 
-/* ---- mutating calls -------------------------------------------------------- */
+/* ---- mutating calls ----------------------------------------------------- */
 
 static void
 test_disable_enable(void **state)
@@ -792,7 +794,8 @@ static void
 test_token(void **state)
 {
 	static const char *const bad[] = {
-		NULL, "", "Bearer", "Bearer ", "Bearer s3cre", "Bearer s3cretX",
+		NULL, "", "Bearer", "Bearer ", "Bearer s3cre",
+		"Bearer s3cretX",
 		"Basic s3cret", "Bearers3cret", "s3cret", "Bearer S3CRET",
 		"Bearer s3cret extra", "Bearer \ts3cre t",
 	};
@@ -832,7 +835,7 @@ test_token(void **state)
 	json_decref(call(cp, "POST", "/api/v1/reload", "Bearer any", 200));
 }
 
-/* ---- metrics paths ----------------------------------------------------------- */
+/* ---- metrics paths ------------------------------------------------------ */
 
 static void
 test_metrics_paths(void **state)
@@ -891,7 +894,7 @@ test_request_counter(void **state)
 	assert_int_equal(cp->stats.admin_requests, before + 2);
 }
 
-/* ---- the nng listener ---------------------------------------------------------- */
+/* ---- the nng listener --------------------------------------------------- */
 
 struct client {
 	uint16_t port;
@@ -1101,8 +1104,8 @@ test_http_queue_limit(void **state)
 	busy = 0;
 	for (k = 0; k < 500 && busy < EXTRA; k++) {
 		for (i = 0; i < N; i++) {
-			if (done[i] || read_some(fds[i], buf, sizeof(buf), 0) ==
-			    0)
+			if (done[i] ||
+			    read_some(fds[i], buf, sizeof(buf), 0) == 0)
 				continue;
 			done[i] = true;
 			assert_non_null(strstr(buf, "HTTP/1.1 503"));
@@ -1117,8 +1120,8 @@ test_http_queue_limit(void **state)
 	for (k = 0; k < 3000 && ok < ADMIN_QUEUE_MAX; k++) {
 		admin_process(cp);
 		for (i = 0; i < N; i++) {
-			if (done[i] || read_some(fds[i], buf, sizeof(buf), 0) ==
-			    0)
+			if (done[i] ||
+			    read_some(fds[i], buf, sizeof(buf), 0) == 0)
 				continue;
 			done[i] = true;
 			assert_non_null(strstr(buf, "HTTP/1.1 200"));

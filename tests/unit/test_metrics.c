@@ -64,7 +64,7 @@ static const struct {
 	{ "tcp_forwarder_backend_series_omitted", "gauge" },
 };
 
-/* ---- fixture ------------------------------------------------------------- */
+/* ---- fixture ------------------------------------------------------------ */
 
 static struct sb_entry *
 add(struct cp *cp, const char *name)
@@ -201,7 +201,7 @@ teardown(void **state)
 	return 0;
 }
 
-/* ---- parsing the exposition -------------------------------------------- */
+/* ---- parsing the exposition --------------------------------------------- */
 
 static char *
 render(const struct cp *cp)
@@ -356,8 +356,8 @@ check_structure(const char *text)
 			double lev;
 
 			assert_non_null(le);
-			snprintf(series, sizeof(series), "%.*s", (int)(le - line),
-			    line);
+			snprintf(series, sizeof(series), "%.*s",
+			    (int)(le - line), line);
 			lev = strncmp(le + 4, "+Inf", 4) == 0 ? INFINITY :
 			    strtod(le + 4, NULL);
 			if (strcmp(series, prev_series) == 0) {
@@ -379,7 +379,7 @@ check_structure(const char *text)
 	return nfam;
 }
 
-/* ---- tests --------------------------------------------------------------- */
+/* ---- tests -------------------------------------------------------------- */
 
 static void
 test_every_name_and_type(void **state)
