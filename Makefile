@@ -145,7 +145,8 @@ units: $(UNITS)
 # we are root (a fresh CI machine), otherwise reported.
 DEB_PKGS := build-essential pkg-config libnng-dev libyaml-dev libjansson-dev \
             libcmocka-dev clang libclang-rt-14-dev iproute2 nftables procps \
-            prometheus haproxy nginx libnginx-mod-stream psmisc curl
+            prometheus haproxy nginx libnginx-mod-stream psmisc curl \
+            jq python3 redis-server redis-tools iperf3
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
