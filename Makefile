@@ -59,6 +59,7 @@ DP_MAIN_SRCS := dataplane/dp_main.c
 
 CP_LIB_SRCS := \
 	controlplane/admin.c \
+	controlplane/admin_routes.c \
 	controlplane/dataplanes.c \
 	controlplane/iplist.c \
 	controlplane/metrics.c \
@@ -70,7 +71,7 @@ CP_LIB_SRCS := \
 	controlplane/selection.c \
 	controlplane/selector.c
 CP_MAIN_SRCS := $(if controlplane/admin.c,controlplane/cp_main.c)
-CTL_SRCS :=
+CTL_SRCS := controlplane/ctl/tcpfwdctl.c
 
 TOOL_SRCS := tests/tools/tfwd-backend.c tests/tools/tfwd-client.c \
              tests/tools/tfwd-cp.c
@@ -200,7 +201,17 @@ FUZZ_LIB_SRCS := $(COMMON_SRCS) $(PROTO_SRCS) $(CP_LIB_SRCS)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 300
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS)
+# An archive, so each fuzzer links only the objects it needs.
+FUZZ_LIB := $(FUZZ_BUILD)/libfuzz.a
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRCS))
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $^ -lnng $(shell pkg-config --libs yaml-0.1 jansson) \
 		-pthread -lm -o $@

@@ -1404,6 +1404,10 @@ test_repo_config(void **state)
 	config_defaults(&want);
 	snprintf(want.path, sizeof(want.path), "%s", cfg.path);
 	want.logging.level = LOGL_INFO;
+	/* Shorter than the seed's so `make demo` shows changes quickly. */
+	want.remotes.probing.interval_ms = 5000;
+	want.remotes.selector.evaluation_interval_ms = 10000;
+	want.remotes.selector.switching.debounce_interval_ms = 30000;
 	snprintf(want.ipc.url, sizeof(want.ipc.url),
 	    "ipc:///tmp/tcp-forwarder-demo/control.ipc");
 	snprintf(want.remotes.provider.file.path,
