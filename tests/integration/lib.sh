@@ -631,8 +631,10 @@ backend_conns_total() {
 
 # dp_assert_idle CP [TIMEOUT]: the data plane reporting to CP ends with no
 # client connection open or waiting and no connection counted on any
-# backend (nothing leaked in its accounting).
+# backend (nothing leaked in its accounting), in a report built after this
+# call (so report_get reads counters that include everything before it).
 dp_assert_idle() {
+	report_fresh "$1"
 	wait_report "$1" "${2:-10}" ".connections_active == 0 and
 	    .clients_waiting == 0 and $(backend_conns_total) == 0" \
 		"data plane idle at the end"

@@ -96,6 +96,5 @@ assert_eq "$(backend_stat source resets)" 0 "source: resets"
 assert_eq "$(backend_stat source errors)" 0 "source: errors"
 
 dp_assert_idle cp
-report_fresh cp
 assert_eq "$(report_get cp '[.errors[]] | add')" 0 "data-plane errors"
 stop_clean dp

@@ -45,7 +45,6 @@ assert_ge "$ms" 900 "idle connection closed after idle_timeout"
 assert_le "$ms" 2500 "idle connection closed soon after idle_timeout"
 
 dp_assert_idle cp
-report_fresh cp
 assert_eq "$(report_get cp '.errors.idle_timeout')" 1 "idle_timeout errors"
 assert_eq "$(report_get cp '.connections_total')" 2 "connections"
 stop_clean dp
