@@ -30,7 +30,7 @@ log "idle data plane: $base descriptors besides pipes, $(fd_count "$DP") in all"
 for round in 1 2; do
 	rm -f "$TMP/ready"
 	tfwd_start "hold$round" "$TFWD_BIN/tfwd-client" hold --connect "$LISTEN" \
-		--conns $N --hold-ms 4000 --echo-check --ready-file "$TMP/ready" \
+		--conns $N --hold-ms 3000 --echo-check --ready-file "$TMP/ready" \
 		--json --timeout 50
 	wait_until 30 test -s "$TMP/ready" || fail "round $round: clients not connected"
 	assert_contains "$TMP/ready" "^connected=$N\$" "round $round: clients connected"

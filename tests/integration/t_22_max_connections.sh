@@ -20,7 +20,7 @@ wait_report cp 10 '.serving_generation == 1' "set served"
 
 for round in 1 2; do
 	tfwd_start "hold$round" "$TFWD_BIN/tfwd-client" hold --connect "$LISTEN" \
-		--conns 15 --hold-ms 3000 --echo-check --ready-file "$TMP/ready$round" \
+		--conns 15 --hold-ms 2000 --echo-check --ready-file "$TMP/ready$round" \
 		--json --timeout 30
 	wait_until 10 test -s "$TMP/ready$round" || fail "round $round: clients not connected"
 	wait_report cp 10 ".connections_active == 10 and

@@ -31,7 +31,10 @@ rcli() {
 assert_eq "$(rcli PING)" PONG "PING through the data plane"
 head -c $((768 * 1024)) /dev/urandom | base64 -w 0 >"$TMP/value"
 assert_eq "$(rcli -x SET big <"$TMP/value")" OK "SET of a 1 MiB value"
-rcli GET big | head -c "$(stat -c %s "$TMP/value")" >"$TMP/got"
+size=$(stat -c %s "$TMP/value")
+rcli GET big >"$TMP/got.nl"
+assert_eq "$(stat -c %s "$TMP/got.nl")" $((size + 1)) "GET: value and newline"
+head -c "$size" "$TMP/got.nl" >"$TMP/got"
 cmp "$TMP/value" "$TMP/got" || fail "the value read back differs"
 assert_eq "$(rcli STRLEN big)" "$(stat -c %s "$TMP/value")" "STRLEN"
 
