@@ -233,11 +233,7 @@ demo: all
 	deploy/demo.sh $(BUILD)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(DAEMONS) $(DESTDIR)$(PREFIX)/bin/
-	install -d $(DESTDIR)$(PREFIX)/share/tcp-forwarder
-	install -m 0644 config.yaml ip_list.txt \
-		$(DESTDIR)$(PREFIX)/share/tcp-forwarder/
+	deploy/install.sh "$(DESTDIR)" "$(PREFIX)" "$(BUILD)"
 
 format:
 	clang-format -i common/*.[ch] proto/*.[ch] dataplane/*.[ch]
