@@ -25,6 +25,7 @@ report_build(struct proto_report *r, const struct report_source *src,
 		    sizeof(r->serving_instance));
 		r->serving_generation = src->serving->generation;
 	}
+	r->workers = workers_count(src->workers);
 	workers_stats(src->workers, r);
 	r->ipc_dropped = src->ipc_dropped;
 	for (i = 0; i < reg->n && i < PROTO_MAX_REPORT_BACKENDS; i++)

@@ -380,6 +380,12 @@ workers_sessions(struct workers *g)
 	return counter_get(&g->conns);
 }
 
+unsigned
+workers_count(const struct workers *g)
+{
+	return g->n;
+}
+
 void
 workers_free(struct workers *g)
 {

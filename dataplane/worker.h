@@ -94,6 +94,8 @@ void workers_stop_accepting(struct workers *g);
 void workers_stats(struct workers *g, struct proto_report *r);
 /* Client connections open, all workers. */
 unsigned workers_sessions(struct workers *g);
+/* Number of workers. */
+unsigned workers_count(const struct workers *g);
 /* Stops the loops (closing what is left), joins the threads, frees. */
 void workers_free(struct workers *g);
 
