@@ -29,6 +29,7 @@ endif
 
 COMMON_SRCS := \
 	common/log.c \
+	common/notify.c \
 	common/addr.c \
 	common/conf.c \
 	common/conf_types.c \
@@ -57,6 +58,10 @@ DP_LIB_SRCS := \
 	dataplane/worker.c
 DP_MAIN_SRCS := dataplane/dp_main.c
 
+# The status page (controlplane/status_page.html) as a C array, generated
+# with od and sed so the binary serves it with no file to install.
+STATUS_PAGE_C := $(BUILD)/gen/status_page.c
+
 CP_LIB_SRCS := \
 	controlplane/admin.c \
 	controlplane/admin_routes.c \
@@ -69,7 +74,8 @@ CP_LIB_SRCS := \
 	controlplane/score.c \
 	controlplane/scoreboard.c \
 	controlplane/selection.c \
-	controlplane/selector.c
+	controlplane/selector.c \
+	$(STATUS_PAGE_C)
 CP_MAIN_SRCS := $(if controlplane/admin.c,controlplane/cp_main.c)
 CTL_SRCS := controlplane/ctl/tcpfwdctl.c
 
@@ -139,6 +145,16 @@ $(BUILD)/tests/%: $(O)/tests/unit/%.o $(LIBCP) $(LIBDP) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(shell pkg-config --libs cmocka) -o $@
 
 units: $(UNITS)
+
+$(STATUS_PAGE_C): controlplane/status_page.html
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from $< by the Makefile: do not edit */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'const unsigned char status_page_html[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00 };'; \
+	  echo 'const size_t status_page_html_len ='; \
+	  echo '    sizeof(status_page_html) - 1;'; } >$@.tmp && mv $@.tmp $@
 
 # ---- tests ---------------------------------------------------------------
 
