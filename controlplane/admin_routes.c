@@ -22,8 +22,10 @@
 #include "cp.h"
 #include "metrics.h"
 #include "probe.h"
+#include "status_page.h"
 
 #define CT_JSON "application/json"
+#define CT_HTML "text/html; charset=utf-8"
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define ALLOW_GET "GET, HEAD"
 #define ALLOW_POST "POST"
@@ -35,6 +37,7 @@
 
 enum route_id {
 	RT_NONE = 0,
+	RT_PAGE,
 	RT_INDEX,
 	RT_HEALTHZ,
 	RT_METRICS,
@@ -692,6 +695,23 @@ get_index(struct cp *cp, struct admin_reply *out)
 	    "endpoints", paths));
 }
 
+/* "/": the status page for people (status_page.html, embedded); the JSON
+ * index stays at /api/v1. */
+static int
+get_page(struct admin_reply *out)
+{
+	char *body;
+
+	if ((body = malloc(status_page_html_len + 1)) == NULL)
+		return -1;
+	memcpy(body, status_page_html, status_page_html_len + 1);
+	out->status = 200;
+	out->content_type = CT_HTML;
+	out->body = body;
+	out->len = status_page_html_len;
+	return 0;
+}
+
 static int
 post_reload(struct cp *cp, struct admin_reply *out)
 {
@@ -756,7 +776,7 @@ match(const struct cp *cp, const struct req_uri *r, const char **backend)
 	if (r->too_deep)
 		return RT_NONE;
 	if (r->nseg == 0)
-		return RT_INDEX;
+		return RT_PAGE;
 	if (r->nseg == 1 && seg_is(r, 0, "healthz"))
 		return RT_HEALTHZ;
 	if (!seg_is(r, 0, "api") || !seg_is(r, 1, "v1"))
@@ -874,6 +894,9 @@ route(struct cp *cp, const char *method, const char *uri,
 	}
 
 	switch (id) {
+	case RT_PAGE:
+		rv = get_page(out);
+		break;
 	case RT_INDEX:
 		rv = get_index(cp, out);
 		break;

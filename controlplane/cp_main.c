@@ -18,6 +18,7 @@
 
 #include "../common/ipc.h"
 #include "../common/log.h"
+#include "../common/notify.h"
 #include "../common/state.h"
 #include "../common/version.h"
 #include "admin.h"
@@ -40,6 +41,8 @@ struct cp_main {
 	struct evloop_timer learn_timer;
 	struct evloop_timer eval_timer;
 	struct evloop_timer heartbeat_timer;
+	struct evloop_timer watchdog_timer; /* systemd WatchdogSec= pings */
+	uint64_t watchdog_ms;               /* ping period; 0: no watchdog */
 	bool stopping;
 };
 
@@ -335,6 +338,26 @@ eval_cb(struct evloop *loop, struct evloop_timer *t)
 	    cp->cfg.remotes.selector.evaluation_interval_ms);
 }
 
+/* ---- systemd notifications (common/notify) ------------------------------ */
+
+/* STATUS= for systemctl status: phase, set generation, data planes. */
+static void
+notify_cp_status(const struct cp *cp)
+{
+	static const char *const phases[] = {
+		[CP_LEARNING] = "learning the data planes' set",
+		[CP_PROBING] = "initial probe round",
+		[CP_RUNNING] = "running",
+	};
+
+	notify_status("%s; active set generation %llu, %u backends%s; "
+	    "%u data planes; %u backends tracked",
+	    (unsigned)cp->phase < sizeof(phases) / sizeof(phases[0]) ?
+	    phases[cp->phase] : "?", (unsigned long long)cp->set.generation,
+	    cp->set.sel.n, cp->set.degraded ? " (degraded)" : "",
+	    dataplanes_count(cp->dps), scoreboard_count(cp->sb));
+}
+
 static void
 heartbeat_cb(struct evloop *loop, struct evloop_timer *t)
 {
@@ -344,7 +367,19 @@ heartbeat_cb(struct evloop *loop, struct evloop_timer *t)
 	    cp->phase != CP_LEARNING)
 		selection_evaluate(cp, true);
 	selection_push(cp);
+	notify_cp_status(cp);
 	evloop_timer_start(loop, t, HEARTBEAT_MS);
+}
+
+/* WATCHDOG=1 from the loop itself: when the loop hangs, the pings stop
+ * and systemd restarts the service. */
+static void
+watchdog_cb(struct evloop *loop, struct evloop_timer *t)
+{
+	struct cp_main *m = t->arg;
+
+	notify_watchdog();
+	evloop_timer_start(loop, t, m->watchdog_ms);
 }
 
 static void
@@ -366,12 +401,17 @@ signal_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 		switch (si.ssi_signo) {
 		case SIGHUP:
 			log_info("SIGHUP: reloading");
+			notify_reloading();
 			log_reopen();
 			cp_reload(&m->cp, err, sizeof(err));
+			notify_ready();
+			notify_cp_status(&m->cp);
 			break;
 		case SIGTERM:
 		case SIGINT:
 			log_info("stopping");
+			notify_stopping();
+			notify_status("stopping: saving the scores");
 			m->stopping = true;
 			evloop_stop(loop);
 			return;
@@ -518,6 +558,18 @@ main(int argc, char **argv)
 	evloop_timer_start(cp->loop, &m->eval_timer,
 	    cp->cfg.remotes.selector.evaluation_interval_ms);
 	evloop_timer_start(cp->loop, &m->heartbeat_timer, HEARTBEAT_MS);
+	/* systemd: ready once the admin API listens and IPC is up; the
+	 * watchdog pinged at half its interval. */
+	m->watchdog_ms = notify_watchdog_interval_ms();
+	if (m->watchdog_ms > 0) {
+		m->watchdog_ms = m->watchdog_ms > 1 ? m->watchdog_ms / 2 : 1;
+		evloop_timer_init(&m->watchdog_timer, watchdog_cb, m);
+		evloop_timer_start(cp->loop, &m->watchdog_timer,
+		    m->watchdog_ms);
+		notify_watchdog();
+	}
+	notify_ready();
+	notify_cp_status(cp);
 	log_info("tcpfwd-controlplane %s: instance %s, %zu addresses and %zu "
 	    "ranges listed, data planes at %s", TCPFWD_VERSION,
 	    cp->set.instance, cp->list.il_naddrs, cp->list.il_nranges,
