@@ -511,8 +511,12 @@ main(int argc, char **argv)
 		config_errors_print(&errs);
 		return 1;
 	}
-	if (check)
-		return check_only(&cp->cfg);
+	if (check) {
+		ch = check_only(&cp->cfg);
+		free(cp->report);
+		free(m);
+		return ch;
+	}
 
 	log_set_ident("controlplane");
 	if (log_init(cp->cfg.logging.level, cp->cfg.logging.format,

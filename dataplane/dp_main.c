@@ -476,8 +476,13 @@ main(int argc, char **argv)
 		config_errors_print(&errs);
 		return 1;
 	}
-	if (check)
-		return check_only(dp);
+	if (check) {
+		ch = check_only(dp);
+		free(dp->report);
+		free(dp->msg);
+		free(dp);
+		return ch;
+	}
 
 	log_set_ident("dataplane");
 	if (log_init(dp->cfg.logging.level, dp->cfg.logging.format,
