@@ -163,7 +163,8 @@ $(STATUS_PAGE_C): controlplane/status_page.html
 DEB_PKGS := build-essential pkg-config libnng-dev libyaml-dev libjansson-dev \
             libcmocka-dev clang libclang-rt-14-dev iproute2 nftables procps \
             prometheus haproxy nginx libnginx-mod-stream psmisc curl \
-            jq python3 redis-server redis-tools iperf3
+            jq python3 redis-server redis-tools iperf3 chromium mandoc \
+            systemd man-db groff-base valgrind
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
