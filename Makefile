@@ -159,7 +159,8 @@ $(STATUS_PAGE_C): controlplane/status_page.html
 # ---- tests ---------------------------------------------------------------
 
 # Debian packages the build and the tests need; installed when missing and
-# we are root (a fresh CI machine), otherwise reported.
+# we are root (a fresh CI machine), otherwise reported. Services the
+# packages bring (nginx, redis, haproxy) are not started: policy-rc.d.
 DEB_PKGS := build-essential pkg-config libnng-dev libyaml-dev libjansson-dev \
             libcmocka-dev clang libclang-rt-14-dev iproute2 nftables procps \
             prometheus haproxy nginx libnginx-mod-stream psmisc curl \
@@ -174,10 +175,15 @@ deps:
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
+			rcd=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+				printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; \
+				chmod 755 /usr/sbin/policy-rc.d; rcd=1; fi; \
 			DEBIAN_FRONTEND=noninteractive apt-get install -y \
 				--no-install-recommends $$missing || \
 			{ apt-get update && DEBIAN_FRONTEND=noninteractive \
 			  apt-get install -y --no-install-recommends $$missing; }; \
+			rc=$$?; [ -z "$$rcd" ] || rm -f /usr/sbin/policy-rc.d; \
+			[ $$rc = 0 ] || exit $$rc; \
 		else \
 			echo "missing packages:$$missing (run as root or install them)"; \
 			exit 1; \
