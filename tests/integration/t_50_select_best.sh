@@ -10,6 +10,8 @@
 #    the healthy ones score above min_score_threshold;
 #  - the data plane forwards to the chosen ones only: echo works, and the
 #    per-backend lb_requests_total of /metrics grows only for members;
+#  - the control plane's descriptors return to their baseline after
+#    thousands of probes and admin requests (no socket leaked);
 #  - both daemons stop cleanly (exit 0, no sanitizer report).
 
 set -euo pipefail
@@ -32,6 +34,8 @@ start_dataplane dp "$TMP/c.yaml"
 
 wait_api 10 /api/v1/active-set '(.backends | length) == 2' "a set of 2"
 wait_dp_in_sync 10
+CP_PID=$(tfwd_pid cp)
+FD0=$(fd_count "$CP_PID")
 
 # The closed port never joins, sampled for 6 s (several rounds and
 # evaluations).
@@ -103,6 +107,11 @@ assert_eq "$(lb "$other")" "${before[$other]}" \
 	"lb_requests_total of $other (not a member)"
 assert_eq "$(lb "$DEAD")" 0 "lb_requests_total of $DEAD"
 log "picks: $(for h in "$H1" "$H2" "$H3"; do printf '%s=%s ' "$h" "$(lb "$h")"; done)"
+
+# descriptors: probes in flight (at most 4 backends) are the only slack
+wait_until 5 eval '[ $(fd_count "$CP_PID") -le $((FD0 + 4)) ]' ||
+	fail "control-plane descriptors: $FD0 at the start, $(fd_count "$CP_PID") now: $(ls -l /proc/"$CP_PID"/fd | tail -n +2 | awk '{print $NF}' | sort | uniq -c | sort -rn | head -5)"
+log "control-plane descriptors: $FD0 at the start, $(fd_count "$CP_PID") at the end"
 
 stop_clean dp
 stop_clean cp

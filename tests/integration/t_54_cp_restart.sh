@@ -84,8 +84,10 @@ restart() {
 	wait_until 15 jtrue /healthz '.status == "ok"' ||
 		fail "$new: no admin API within 15 s"
 	DOWN_MS=$((($(date +%s%N) - t_kill) / 1000000))
-	wait_until 15 jtrue /api/v1/status '.adopted == true' ||
-		fail "$new did not adopt a set within 15 s: $(admin_get /api/v1/status 2>&1)"
+	wait_until 15 jtrue /api/v1/status '.phase != "learning" and .generation > 0' ||
+		fail "$new has no set 15 s after its start: $(admin_get /api/v1/status 2>&1)"
+	jtrue /api/v1/status '.adopted == true' ||
+		fail "$new did not adopt the served set $SET/$GEN but chose $(members)/$(generation) ($(jget /api/v1/status .last_switch_reason)); data plane: $(grep 'serving active set' "$TMP/dp.log" | tail -n 2)"
 	ADOPT_MS=$(elapsed_ms "$t_start")
 	jget /api/v1/status . >"$TMP/$new.status"
 	REASON=$(jq -r .last_switch_reason "$TMP/$new.status")

@@ -10,7 +10,10 @@
 #    file:line (three bad lines, three messages), and a missing IP list
 #    or token file is an error;
 #  - -V/--version print "NAME VERSION", -h/--help print the usage, both
-#    exit 0; an unknown option exits 2.
+#    exit 0; an unknown option exits 2;
+#  - in a sanitizer build, --check leaks nothing (checked on its own at the
+#    end, so that a leak does not hide the behaviour above; leak detection
+#    is off for the other runs).
 
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
@@ -21,6 +24,8 @@ tfwd_tmpdir
 require_bin tcpfwd-controlplane tcpfwd-dataplane
 
 DAEMONS=(tcpfwd-controlplane tcpfwd-dataplane)
+ASAN_OPTIONS_ORIG=${ASAN_OPTIONS:-}
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
 write_iplist "$TMP/ip_list.txt" 127.0.0.1:9001 "10.0.0.0/24" "[::1]:9002" \
 	"2001:db8::/64"
@@ -89,6 +94,20 @@ for d in "${DAEMONS[@]}"; do
 	done
 	assert_status 2 "$TFWD_BIN/$d" --no-such-option >/dev/null
 done
+
+# ---- sanitizer builds: --check frees what it allocates -----------------------------
+if grep -qa __asan_init "$TFWD_BIN/tcpfwd-controlplane"; then
+	for d in "${DAEMONS[@]}"; do
+		for c in good bad badlist; do
+			rc=0
+			ASAN_OPTIONS=$ASAN_OPTIONS_ORIG "$TFWD_BIN/$d" -c "$TMP/$c.yaml" \
+				--check >"$TMP/leak.out" 2>&1 || rc=$?
+			if grep -q 'LeakSanitizer' "$TMP/leak.out"; then
+				fail "$d --check ($c.yaml) leaks (exit $rc): $(grep -Eo 'leak of [0-9]+ byte|in [a-z_]+ [a-z/_]+\.c:[0-9]+' "$TMP/leak.out" | tr '\n' ' ')"
+			fi
+		done
+	done
+fi
 
 # ---- SPEC 2: the data plane's --check validates the IP list too ------------------
 out=$(assert_status 1 "$TFWD_BIN/tcpfwd-dataplane" -c "$TMP/badlist.yaml" --check)

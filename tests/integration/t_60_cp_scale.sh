@@ -13,7 +13,9 @@
 #    once): answering (accepted connects) and refused (RST) probes, with
 #    the control plane's CPU use. Asserted loosely (>= 1000/s; the machine
 #    is shared), the numbers are what matters.
-# RSS bounds asserted: < 64 MiB in every case.
+# RSS bounds asserted: < 64 MiB in every case (not in a sanitizer build,
+# whose shadow memory dwarfs the figures; the /8 against /16 comparison
+# holds there too).
 
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
@@ -111,9 +113,11 @@ for kind in ok refused; do
 	assert_ge "$rate" 1000 "probes per second ($kind)"
 done
 
-for v in "$RSS_1000" "$RSS_r8" "$RSS_r16" "$RSS_pok" "$RSS_prefused"; do
-	assert_le "$v" $((64 * 1024)) "control-plane RSS (KiB)"
-done
+if ! grep -qa __asan_init "$TFWD_BIN/tcpfwd-controlplane"; then
+	for v in "$RSS_1000" "$RSS_r8" "$RSS_r16" "$RSS_pok" "$RSS_prefused"; do
+		assert_le "$v" $((64 * 1024)) "control-plane RSS (KiB)"
+	done
+fi
 
 cat >&2 <<EOF
 ==== t_60 figures (control plane, $(basename "$TFWD_BUILD") build) ====
