@@ -176,3 +176,19 @@ mval() {
 	    }')
 	echo "${v:-0}"
 }
+
+# free_net PREFIX LO HI: prints PREFIX.N for a random N in LO..HI such that
+# nothing on the host uses PREFIX.N.0/24 (no address, no route), so that two
+# runs of the suite at once do not collide. E.g. free_net 10.201 0 255.
+free_net() {
+	local n i
+	for ((i = 0; i < 50; i++)); do
+		n=$(($2 + RANDOM % ($3 - $2 + 1)))
+		if [ -z "$(ip -o -4 addr show to "$1.$n.0/24")" ] &&
+			! ip -4 route show | grep -q "^$1\.$n\."; then
+			echo "$1.$n"
+			return 0
+		fi
+	done
+	fail "free_net: no free $1.N.0/24"
+}

@@ -99,8 +99,10 @@ assert_eq "$(members)" "$set0" "active set during the traffic"
 # up as a pick of a member
 m1=${set0%,*} m2=${set0#*,}
 want=$((conns + 1)) # latency mode: one connection
-wait_until 10 eval '[ $(( $(lb "$m1") + $(lb "$m2") - ${before[$m1]} -
-    ${before[$m2]} )) -ge $want ]' ||
+picks_grew() {
+	[ $(($(lb "$m1") + $(lb "$m2") - before[$m1] - before[$m2])) -ge "$want" ]
+}
+wait_until 10 picks_grew ||
 	fail "lb_requests_total of the members grew by less than $want"
 sleep 1.5
 assert_eq "$(lb "$other")" "${before[$other]}" \
@@ -109,8 +111,9 @@ assert_eq "$(lb "$DEAD")" 0 "lb_requests_total of $DEAD"
 log "picks: $(for h in "$H1" "$H2" "$H3"; do printf '%s=%s ' "$h" "$(lb "$h")"; done)"
 
 # descriptors: probes in flight (at most 4 backends) are the only slack
-wait_until 5 eval '[ $(fd_count "$CP_PID") -le $((FD0 + 4)) ]' ||
-	fail "control-plane descriptors: $FD0 at the start, $(fd_count "$CP_PID") now: $(ls -l /proc/"$CP_PID"/fd | tail -n +2 | awk '{print $NF}' | sort | uniq -c | sort -rn | head -5)"
+fds_back() { [ "$(fd_count "$CP_PID")" -le $((FD0 + 4)) ]; }
+wait_until 5 fds_back ||
+	fail "control-plane descriptors: $FD0 at the start, $(fd_count "$CP_PID") now: $(find /proc/"$CP_PID"/fd -mindepth 1 -printf '%l\n' | sort | uniq -c | sort -rn | head -5)"
 log "control-plane descriptors: $FD0 at the start, $(fd_count "$CP_PID") at the end"
 
 stop_clean dp

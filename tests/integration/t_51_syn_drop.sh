@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 #
 # Guards issue 3's fault test with nft: four echo backends live in a
-# network namespace reached over a veth pair (host 10.201.0.1, backends
-# 10.201.0.3-6). A and B form the active set (size 2; C and D are added
-# later, as good but not better by score_improvement_threshold). Then nft
-# rules inside the namespace drop every SYN to A and half of the SYNs to B
-# (numgen random mod 2):
+# network namespace reached over a veth pair (host 10.201.N.1, backends
+# 10.201.N.3-6, N picked free at random). A and B form the active set
+# (size 2; C and D are added later, as good but not better by
+# score_improvement_threshold). Then nft rules inside the namespace drop
+# every SYN to A and half of the SYNs to B (numgen random mod 2):
 #  - A and B both leave the active set, C and D replace them;
 #  - during the fault A's probes all time out, B's both time out and
 #    succeed (health_checks_total by result): the 50% rule really is 50%;
@@ -26,14 +26,13 @@ require_cmd nft ip
 tfwd_tmpdir
 require_bin tcpfwd-controlplane tfwd-backend
 
-[ -z "$(ip -o addr show to 10.201.0.0/24)" ] ||
-	fail "10.201.0.0/24 is already in use on this host"
+NET=$(free_net 10.201 0 255)
 netns_create be
 NS=$(netns_name be)
 HIF=t51h$$
-veth_to_ns be "$HIF" 10.201.0.1/24 10.201.0.2/24
+veth_to_ns be "$HIF" "$NET.1/24" "$NET.2/24"
 P=$(free_port)
-A=10.201.0.3:$P B=10.201.0.4:$P C=10.201.0.5:$P D=10.201.0.6:$P
+A=$NET.3:$P B=$NET.4:$P C=$NET.5:$P D=$NET.6:$P
 for x in A B C D; do
 	addr=${!x}
 	ip -n "$NS" addr add "${addr%:*}/32" dev "${HIF}n" || fail "address $addr"
@@ -73,7 +72,7 @@ table inet t51 {
 EOF
 t0=$(date +%s%N)
 log "SYNs to A dropped, half the SYNs to B dropped"
-a_left= b_left=
+a_left='' b_left=''
 end=$(($(date +%s) + 40))
 while [ -z "$a_left" ] || [ -z "$b_left" ]; do
 	[ "$(date +%s)" -lt "$end" ] ||

@@ -42,7 +42,8 @@ tfwd_start stream "$TFWD_BIN/tfwd-client" bulk --connect "$LISTEN" \
 wait_api 10 /api/v1/status '.dataplanes[0].connections_active >= 1' \
 	"the stream is seen by the control plane"
 # wait until the short connections are folded in
-wait_until 10 eval '[ "$(mval tcp_forwarder_new_connections_total)" -ge 100 ]' ||
+folded() { [ "$(mval tcp_forwarder_new_connections_total)" -ge 100 ]; }
+wait_until 10 folded ||
 	fail "new_connections_total did not grow"
 
 curl -sS --max-time 5 -D "$TMP/headers" -o "$TMP/metrics.txt" \

@@ -92,7 +92,8 @@ client rate --connect "$LISTEN" --concurrency 4 --seconds 1 --fail-on-error \
 	--json --timeout 20 >"$TMP/rate.json" ||
 	fail "clients after disable: $(cat "$TMP/rate.json")"
 conns=$(jq .conns_ok "$TMP/rate.json")
-wait_until 10 eval '[ $(( $(lb "$m1") + $(lb "$m2") )) -ge $((b1 + b2 + conns)) ]' ||
+picks_grew() { [ $(($(lb "$m1") + $(lb "$m2"))) -ge $((b1 + b2 + conns)) ]; }
+wait_until 10 picks_grew ||
 	fail "the members did not get the $conns connections"
 sleep 1.2
 assert_eq "$(lb "$X")" "$lbx" "lb_requests_total of disabled $X"
@@ -177,7 +178,8 @@ wait_api 5 "/api/v1/backends/$N" '.probes >= 1 and .score != null' \
 	"the added $N probed"
 assert_eq "$(members)" "$set3" "set after removing a candidate and adding one"
 rp=$(mval tcp_forwarder_health_checks_total "backend=\"$R\",result=\"ok\"")
-if ! wait_until 5 eval '[ "$(api GET "/api/v1/backends/$R")" = 404 ]'; then
+untracked() { [ "$(api GET "/api/v1/backends/$R")" = 404 ]; }
+if ! wait_until 5 untracked; then
 	rp2=$(mval tcp_forwarder_health_checks_total "backend=\"$R\",result=\"ok\"")
 	fail "removed $R still tracked 5 s after the reload (probes answered: $rp right after the reload, $rp2 now): $(api_body)"
 fi

@@ -3,7 +3,7 @@
 # Guards issue 3's passive health (SPEC 4: "The control plane folds real
 # dial failures into the scores") with a fault that only the data plane
 # sees. The data plane runs in its own network namespace and reaches the
-# backends (host addresses 10.204.0.11-13) over a veth pair; the control
+# backends (host addresses 10.204.N.11-13) over a veth pair; the control
 # plane probes them from the host, over the host's loopback path. An nft
 # rule in the data plane's namespace answers its SYNs to backend A with a
 # TCP reset, so the data plane's real dials to A are refused while every
@@ -29,14 +29,13 @@ require_cmd nft ip
 tfwd_tmpdir
 require_bin tcpfwd-controlplane tcpfwd-dataplane tfwd-backend tfwd-client
 
-[ -z "$(ip -o addr show to 10.204.0.0/24)" ] ||
-	fail "10.204.0.0/24 is already in use on this host"
+NET=$(free_net 10.204 0 255)
 netns_create dp
 NS=$(netns_name dp)
 HIF=t57h$$
-veth_to_ns dp "$HIF" 10.204.0.1/24 10.204.0.2/24
+veth_to_ns dp "$HIF" "$NET.1/24" "$NET.2/24"
 P=$(free_port)
-A=10.204.0.11:$P B=10.204.0.12:$P C=10.204.0.13:$P
+A=$NET.11:$P B=$NET.12:$P C=$NET.13:$P
 for x in A B C; do
 	addr=${!x}
 	ip addr add "${addr%:*}/32" dev "$HIF" || fail "address $addr"
@@ -83,7 +82,8 @@ tfwd_start load ip netns exec "$NS" "$TFWD_BIN/tfwd-client" rate \
 	--connect "$LISTEN" --concurrency 4 --seconds 12 --fail-on-error --json \
 	--timeout 40
 ts=$(date +%s%N)
-wait_until 12 eval '! jtrue /api/v1/active-set ".backends | index(\"$A\")"' ||
+a_out() { ! jtrue /api/v1/active-set ".backends | index(\"$A\")"; }
+wait_until 12 a_out ||
 	fail "A still in the set: $(be_line "$A") passive $(be ".passive | tojson" "$A")"
 left=$(elapsed_ms "$ts")
 log "A left the set after $left ms: $(jget /api/v1/active-set .reason)"

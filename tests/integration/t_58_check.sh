@@ -57,7 +57,9 @@ done
 for d in "${DAEMONS[@]}"; do
 	rc=0
 	timeout 10 "$TFWD_BIN/$d" -c "$TMP/bad.yaml" >"$TMP/start.out" 2>&1 || rc=$?
-	[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "$d started with a broken config (rc $rc)"
+	if [ "$rc" = 0 ] || [ "$rc" = 124 ]; then
+		fail "$d started with a broken config (rc $rc)"
+	fi
 done
 
 # ---- broken IP list ------------------------------------------------------------
@@ -89,8 +91,8 @@ for d in "${DAEMONS[@]}"; do
 	done
 	for h in -h --help; do
 		out=$(assert_status 0 "$TFWD_BIN/$d" "$h")
-		grep -q -- '--check' <<<"$out" && grep -q -- '--config' <<<"$out" ||
-			fail "$d $h: $out"
+		grep -q -- '--check' <<<"$out" || fail "$d $h: $out"
+		grep -q -- '--config' <<<"$out" || fail "$d $h: $out"
 	done
 	assert_status 2 "$TFWD_BIN/$d" --no-such-option >/dev/null
 done

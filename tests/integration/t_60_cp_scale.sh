@@ -29,6 +29,7 @@ P=$(free_port)      # answered on every 127/8 address
 PR=$(free_port)     # nothing listens: refused
 start_backend any echo "0.0.0.0:$P" --threads 2
 HZ=$(getconf CLK_TCK)
+declare -A RSS HWM MAX SCORED RATE CPU   # figures by phase
 
 # cp_phase NAME: starts control plane NAME with $TMP/NAME.yaml.
 cp_phase() {
@@ -70,7 +71,7 @@ wait_api 20 /api/v1/backends '.total == 1000 and
 	"1000 backends tracked and scored"
 sleep 3
 PID=$(tfwd_pid l1000)
-RSS_1000=$(rss_kb "$PID") HWM_1000=$(hwm_kb "$PID")
+RSS[l1000]=$(rss_kb "$PID") HWM[l1000]=$(hwm_kb "$PID")
 stop_clean l1000
 
 # ---- 127.0.0.0/8 and 127.0.0.0/16 ---------------------------------------------------
@@ -82,11 +83,11 @@ for r in r8 r16; do
 	max=$(tracked_max "$r" 5)
 	scored=$(jget /api/v1/backends '[.backends[] | select(.score != null)] | length')
 	PID=$(tfwd_pid "$r")
-	declare "RSS_$r=$(rss_kb "$PID")" "HWM_$r=$(hwm_kb "$PID")" "MAX_$r=$max" \
-		"SCORED_$r=$scored"
+	RSS[$r]=$(rss_kb "$PID") HWM[$r]=$(hwm_kb "$PID") MAX[$r]=$max
+	SCORED[$r]=$scored
 	stop_clean "$r"
 done
-assert_le "$RSS_r8" $((RSS_r16 * 5 / 4 + 2048)) "RSS with a /8 (KiB) against a /16"
+assert_le "${RSS[r8]}" $((RSS[r16] * 5 / 4 + 2048)) "RSS with a /8 (KiB) against a /16"
 
 # ---- probes per second ----------------------------------------------------------------
 # probes_sum NAME: every tracked backend's probe count, summed.
@@ -107,23 +108,23 @@ for kind in ok refused; do
 	s1=$(probes_sum) c1=$(cpu_ticks "$PID") ms=$(elapsed_ms "$t0")
 	rate=$(((s1 - s0) * 1000 / ms))
 	cpu=$(((c1 - c0) * 100 * 1000 / HZ / ms))
-	declare "RATE_$kind=$rate" "CPU_$kind=$cpu" "RSS_p$kind=$(rss_kb "$PID")"
+	RATE[$kind]=$rate CPU[$kind]=$cpu RSS[p$kind]=$(rss_kb "$PID")
 	log "probes ($kind): $((s1 - s0)) in $ms ms = $rate/s at ${cpu}% CPU"
 	stop_clean "p$kind"
 	assert_ge "$rate" 1000 "probes per second ($kind)"
 done
 
 if ! grep -qa __asan_init "$TFWD_BIN/tcpfwd-controlplane"; then
-	for v in "$RSS_1000" "$RSS_r8" "$RSS_r16" "$RSS_pok" "$RSS_prefused"; do
-		assert_le "$v" $((64 * 1024)) "control-plane RSS (KiB)"
+	for k in "${!RSS[@]}"; do
+		assert_le "${RSS[$k]}" $((64 * 1024)) "control-plane RSS (KiB), $k"
 	done
 fi
 
 cat >&2 <<EOF
 ==== t_60 figures (control plane, $(basename "$TFWD_BUILD") build) ====
-RSS, 1,000 listed backends, all scored:          $(kib "$RSS_1000") (peak $(kib "$HWM_1000"))
-RSS, 127.0.0.0/8, max_tracked 4096:              $(kib "$RSS_r8") (peak $(kib "$HWM_r8")), tracked at most $MAX_r8, $SCORED_r8 scored
-RSS, 127.0.0.0/16, max_tracked 4096:             $(kib "$RSS_r16") (peak $(kib "$HWM_r16")), tracked at most $MAX_r16, $SCORED_r16 scored
-probes/s, 4,096 backends every 100 ms, answered: $RATE_ok/s at ${CPU_ok}% of a core (RSS $(kib "$RSS_pok"))
-probes/s, 4,096 backends every 100 ms, refused:  $RATE_refused/s at ${CPU_refused}% of a core (RSS $(kib "$RSS_prefused"))
+RSS, 1,000 listed backends, all scored:          $(kib "${RSS[l1000]}") (peak $(kib "${HWM[l1000]}"))
+RSS, 127.0.0.0/8, max_tracked 4096:              $(kib "${RSS[r8]}") (peak $(kib "${HWM[r8]}")), tracked at most ${MAX[r8]}, ${SCORED[r8]} scored
+RSS, 127.0.0.0/16, max_tracked 4096:             $(kib "${RSS[r16]}") (peak $(kib "${HWM[r16]}")), tracked at most ${MAX[r16]}, ${SCORED[r16]} scored
+probes/s, 4,096 backends every 100 ms, answered: ${RATE[ok]}/s at ${CPU[ok]}% of a core (RSS $(kib "${RSS[pok]}"))
+probes/s, 4,096 backends every 100 ms, refused:  ${RATE[refused]}/s at ${CPU[refused]}% of a core (RSS $(kib "${RSS[prefused]}"))
 EOF
