@@ -72,6 +72,20 @@ NOFILE=$(ulimit -n)
 	log "WARNING: fd limit $NOFILE < 2 x $HOLD_CONNS + 500: the hold test will fail"
 
 TMP=$(mktemp -d /tmp/tfwd-bench-XXXXXX) || die "mktemp"
+# The build folder is shared with whoever runs make meanwhile: the whole
+# run uses copies taken now, and says which data plane it measured.
+if ! { mkdir -p "$TMP/bin" && cp "$BIN/tcpfwd-dataplane" \
+    "$BIN/tfwd-backend" "$BIN/tfwd-client" "$BIN/tfwd-cp" "$TMP/bin/"; }; then
+	die "cannot copy the binaries"
+fi
+BIN_SRC=$BIN
+BIN=$TMP/bin
+DP_ID="$(sha256sum "$BIN/tcpfwd-dataplane" | cut -c1-12), built $(date -r "$BIN_SRC/tcpfwd-dataplane" '+%Y-%m-%d %H:%M:%S')"
+if git -C "$BUILD/.." rev-parse --short HEAD >/dev/null 2>&1; then
+	DP_ID="$DP_ID, tree at $(git -C "$BUILD/.." rev-parse --short HEAD)"
+	git -C "$BUILD/.." diff --quiet HEAD -- dataplane common proto 2>/dev/null ||
+		DP_ID="$DP_ID with uncommitted changes in dataplane/common/proto"
+fi
 declare -A PIDS=()		# pid -> name, everything we started and that runs
 CLEAN_WARN=0
 

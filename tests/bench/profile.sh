@@ -33,7 +33,7 @@ pids=$(IFS=,; echo "${PROXY_PIDS[*]}")
 SC="read write readv writev recvfrom sendto recvmsg sendmsg splice
     epoll_wait epoll_pwait epoll_ctl accept accept4 connect close shutdown
     setsockopt getsockopt getsockname getpeername socket pipe2 fcntl ioctl
-    futex timerfd_settime clock_nanosleep nanosleep"
+    futex timerfd_settime clock_nanosleep nanosleep openat open dup dup3"
 ev="task-clock,context-switches,cpu-migrations"
 for s in $SC; do ev="$ev,syscalls:sys_enter_$s"; done
 
@@ -70,6 +70,7 @@ if [ "$MODE" = record ]; then
 fi
 stop_proxy
 
+echo "== data plane: $DP_ID"
 echo "== $PEER $WL: $(jq -c 'del(.errors, .seed, .connect)' "$base.json")"
 echo "== per $uname ($units ${uname}s), proxy pid(s) $pids:"
 awk -F, -v u="$units" '$1 ~ /^[0-9.]+$/ && $1 > 0 {

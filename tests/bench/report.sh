@@ -1,16 +1,39 @@
 #!/usr/bin/env bash
 # tests/bench/report.sh TSV REPS SETTINGS LOAD0 LOAD1 SECONDS HAPROXY_V NGINX_V
+#     [DATAPLANE_ID]
 # Turns run.sh's results.tsv (rep, peer, figure, value, errors) into the
 # Markdown tables of results.md: absolute medians per peer, then
 # tcp-forwarder's ratios against the best HAProxy configuration and nginx,
 # with the targets of issue 2. Can be rerun on a kept results.tsv.
 set -u -o pipefail
 TSV=$1 REPS=$2 SETTINGS=${3:-} LOAD0=${4:-?} LOAD1=${5:-?} SECS=${6:-?}
-HV=${7:-?} NV=${8:-?}
+HV=${7:-?} NV=${8:-?} DPID=${9:-?}
 [ -s "$TSV" ] || { echo "report.sh: $TSV is empty" >&2; exit 1; }
 
 awk -F'\t' -v reps="$REPS" -v settings="$SETTINGS" -v load0="$LOAD0" \
-    -v load1="$LOAD1" -v secs="$SECS" -v hv="$HV" -v nv="$NV" '
+    -v load1="$LOAD1" -v secs="$SECS" -v hv="$HV" -v nv="$NV" -v dpid="$DPID" '
+function bestof(key, f,   i, b, v) {
+	b = "nan"
+	for (i = 1; i <= cnt[key]; i++) {
+		v = val[key, i]
+		if (v == "nan" || v == "") continue
+		v += 0
+		if (b == "nan" || (hi[f] ? v > b : v < b)) b = v
+	}
+	return b
+}
+# the figure of the best repetition (latency: added over the best direct)
+function bfig(p, f,   m, d) {
+	if (!((p, f) in cnt)) return "nan"
+	m = bestof(p SUBSEP f, f)
+	if (m == "nan") return "nan"
+	if (f ~ /^lat/) {
+		if (p == "direct" || !(("direct", f) in cnt)) return "nan"
+		d = bestof("direct" SUBSEP f, f)
+		return d == "nan" ? "nan" : m - d
+	}
+	return m
+}
 function median(key,   n, i, j, t, a) {
 	n = 0
 	for (i = 1; i <= cnt[key]; i++)
@@ -162,8 +185,8 @@ END {
 	printf "\n`!N`: N failed streams, connections or runs over all repetitions (the figure is not trustworthy). Latency rows: added over direct (direct column: its own RTT). CPU rows: the CPU time of the proxy processes (a core = 100) / how busy the load core (client and backends, softirq included) was; a load core near 100 means the figure is capped by the load side, not by the proxy.\n\n"
 
 	printf "## tcp-forwarder against the best peer (targets of issue 2)\n\n"
-	printf "| Figure | tcp-forwarder | best HAProxy (config) | vs HAProxy | nginx | vs nginx | target | met |\n"
-	printf "|---|---:|---:|---:|---:|---:|---|---|\n"
+	printf "| Figure | tcp-forwarder | best HAProxy (config) | vs HAProxy | nginx | vs nginx | target | met | best runs: vs HAProxy / nginx |\n"
+	printf "|---|---:|---:|---:|---:|---:|---|---|---:|\n"
 	met_n = 0; tot_n = 0
 	for (j = 1; j <= nf; j++) {
 		f = F[j]
@@ -191,14 +214,21 @@ END {
 			ok = (err["tcpfwd", f] == 0 && t != "nan") ? "met" : "not met"
 		}
 		if (err["tcpfwd", f] > 0) ok = "not met (!" err["tcpfwd", f] " errors)"
+		else if (ok == "not met" && (("tcpfwd", "core1_" f) in med) && \
+		    med["tcpfwd", "core1_" f] >= 95)
+			ok = sprintf("not met (load core %.0f%% busy)", med["tcpfwd", "core1_" f])
 		if (ok ~ /^met/) met_n++
 		tot_n++
 		hl = pl[hb]; sub(/^HAProxy /, "", hl)
-		printf "| %s | %s | %s (%s) | %s | %s | %s | %s | %s |\n", lab[f], \
+		bt = bfig("tcpfwd", f); bh = bfig("haproxy-auto", f)
+		bs = bfig("haproxy-splice", f)
+		if (better(bs, bh, f)) bh = bs
+		printf "| %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s / %s |\n", lab[f], \
 		    cell("tcpfwd", f), cell(hb, f), hl, rfmt(rh), cell("nginx", f), \
-		    rfmt(rx), tdesc, ok
+		    rfmt(rx), tdesc, ok, rfmt(ratio(bt, bh)), \
+		    rfmt(ratio(bt, bfig("nginx", f)))
 	}
-	printf "\n%d of %d targets met. Ratios are tcp-forwarder / peer (for latency and memory lower is better).\n", met_n, tot_n
+	printf "\n%d of %d targets met. Ratios are tcp-forwarder / peer (for latency and memory lower is better). \"load core N%% busy\": the core of the client and backends was saturated, so the figure measures the load side as much as the proxy (see the direct column for the tools\047 ceiling). \"best runs\": the same ratios from each peer\047s best repetition instead of the median; a busy machine only makes runs worse, so these are the robust reading when the other-processes row is high.\n", met_n, tot_n
 	printf "\n## Run-to-run spread (max / min of the %s repetitions)\n\n| Figure |", reps
 	for (i = 1; i <= n; i++) printf " %s |", pl[Q[i]]
 	printf "\n|---|"
@@ -211,6 +241,6 @@ END {
 		printf "\n"
 	}
 	printf "\nLatency spread is of the absolute RTT. Spreads well above 1.1x mean the machine was not quiet (see the other-processes row) or the figure is inherently noisy (cross-core wake-ups in a VM).\n"
-	printf "\nSettings: %s; HAProxy %s, nginx %s; proxies on core 0, backends and load on core 1; load average before %s, after %s; %s s.\n", \
-	    settings, hv, nv, load0, load1, secs
+	printf "\nSettings: %s; HAProxy %s, nginx %s; proxies on core 0, backends and load on core 1; load average before %s, after %s; %s s.\nData plane measured: %s.\n", \
+	    settings, hv, nv, load0, load1, secs, dpid
 }' "$TSV"

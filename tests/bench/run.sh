@@ -271,6 +271,7 @@ mkdir -p "$RAW"
 rm -f "$RAW"/*.json "$RAW"/*.err "$TSV"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 log "tcp-forwarder bench: REPS=$REPS peers: $PEERS; ports $PORT_BASE+; fd limit $NOFILE; load $LOAD0"
+log "data plane: $DP_ID"
 start_backends
 
 # shellcheck disable=SC2206
@@ -310,10 +311,11 @@ T_END=$(date +%s)
     "BULK_SECONDS=$BULK_SECONDS RATE_SECONDS=$RATE_SECONDS RATE_CONC=$RATE_CONC LAT_COUNT=$LAT_COUNT HOLD_CONNS=$HOLD_CONNS" \
     "$LOAD0" "$LOAD1" $((T_END - T_START)) \
     "$(haproxy -v | head -1 | awk '{ print $3 }')" \
-    "$(nginx -v 2>&1 | sed 's/.*nginx\///')" >"$OUT/results.md" ||
+    "$(nginx -v 2>&1 | sed 's/.*nginx\///')" "$DP_ID" >"$OUT/results.md" ||
 	die "report failed"
+cp "$OUT/results.md" "$OUT/results-$(date +%Y%m%d-%H%M%S).md"
 cat "$OUT/results.md"
-if [ $CLEAN_WARN != 0 ] || [ $STOP_FAILS != 0 ]; then
+if [ "$CLEAN_WARN" != 0 ] || [ "$STOP_FAILS" != 0 ]; then
 	log "WARNING: $CLEAN_WARN processes needed SIGKILL, $STOP_FAILS proxies exited badly"
 fi
 log "results: $OUT/results.md, raw runs: $RAW/ ($(($(date +%s) - T_START)) s)"
