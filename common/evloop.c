@@ -142,19 +142,51 @@ evloop_io_mod(struct evloop *loop, struct evloop_io *io, uint32_t events)
 	return 0;
 }
 
-void
-evloop_io_del(struct evloop *loop, struct evloop_io *io)
+/* The owner may free io right after: drop events fetched for it. */
+static void
+forget_fetched(struct evloop *loop, const struct evloop_io *io)
 {
 	int i;
 
-	if (io->fd < 0)
-		return;
-	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
-	/* The owner may free io right after: forget fetched events for it. */
 	for (i = 0; i < loop->batch_n; i++)
 		if (loop->batch[i].data.ptr == io)
 			loop->batch[i].data.ptr = NULL;
+}
+
+void
+evloop_io_del(struct evloop *loop, struct evloop_io *io)
+{
+	if (io->fd < 0)
+		return;
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	forget_fetched(loop, io);
 	io->fd = -1;
+}
+
+void
+evloop_io_forget(struct evloop *loop, struct evloop_io *io)
+{
+	if (io->fd < 0)
+		return;
+	forget_fetched(loop, io);
+	io->fd = -1;
+}
+
+int
+evloop_io_move(struct evloop *loop, struct evloop_io *from,
+    struct evloop_io *to, uint32_t events, evloop_io_cb *cb, void *arg)
+{
+	struct epoll_event ev = { .events = to_epoll(events), .data.ptr = to };
+
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, from->fd, &ev) == -1)
+		return -1;
+	forget_fetched(loop, from);
+	to->fd = from->fd;
+	to->events = events;
+	to->cb = cb;
+	to->arg = arg;
+	from->fd = -1;
+	return 0;
 }
 
 /* ---- timers: a min-heap ordered by 'when' -------------------------------- */

@@ -63,6 +63,17 @@ int evloop_io_mod(struct evloop *loop, struct evloop_io *io, uint32_t events);
  * this iteration are suppressed. */
 void evloop_io_del(struct evloop *loop, struct evloop_io *io);
 
+/* Like evloop_io_del() without the epoll_ctl call, for an fd the caller
+ * closes right away (closing the last reference removes it from epoll).
+ * Not for fds shared with another process or dup()ed. */
+void evloop_io_forget(struct evloop *loop, struct evloop_io *io);
+
+/* Hands the registration of from's fd to the watcher to (one epoll_ctl),
+ * with new events, callback and argument; from becomes unregistered.
+ * Returns 0, or -1 with errno (from untouched then). */
+int evloop_io_move(struct evloop *loop, struct evloop_io *from,
+    struct evloop_io *to, uint32_t events, evloop_io_cb *cb, void *arg);
+
 void evloop_timer_init(struct evloop_timer *t, evloop_timer_cb *cb,
     void *arg);
 /* (Re)arms t to fire once, after_ms from the loop's current time. */

@@ -7,10 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../common/evloop.h"
 #include "dial.h"
 
 void
-dial_sockopts(int fd, uint64_t keepalive_ms)
+dial_sockopts(int fd, uint64_t keepalive_ms, bool full)
 {
 	int one = 1, idle, intvl = 10, cnt = 3;
 
@@ -20,8 +21,19 @@ dial_sockopts(int fd, uint64_t keepalive_ms)
 	idle = keepalive_ms < 1000 ? 1 : (int)(keepalive_ms / 1000);
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	if (!full)
+		return;
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+int
+dial_result(int fd, uint32_t events)
+{
+	/* A writable socket without an error flag has connected. */
+	if (!(events & EVLOOP_HUP))
+		return 0;
+	return dial_finish(fd);
 }
 
 int
@@ -35,7 +47,7 @@ dial_start(const struct addr *a, uint64_t keepalive_ms, bool *connected)
 	    IPPROTO_TCP);
 	if (fd == -1)
 		return -1;
-	dial_sockopts(fd, keepalive_ms);
+	dial_sockopts(fd, keepalive_ms, false);
 	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
 		*connected = true;
 		return fd;

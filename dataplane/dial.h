@@ -23,8 +23,14 @@ int dial_start(const struct addr *a, uint64_t keepalive_ms, bool *connected);
 int dial_finish(int fd);
 
 /* TCP_NODELAY and, for keepalive_ms > 0, keepalive probes after that much
- * idle time (then every 10 s, 3 misses). */
-void dial_sockopts(int fd, uint64_t keepalive_ms);
+ * idle time. full also sets the probe interval and count (10 s, 3 misses):
+ * two more system calls, worth it on a listener, whose accepted sockets
+ * inherit all of it, not on every backend socket (kernel defaults there). */
+void dial_sockopts(int fd, uint64_t keepalive_ms, bool full);
+
+/* Connect outcome from the events of the first wake-up: 0 when connected,
+ * -1 with errno otherwise. Asks the kernel only when an error is flagged. */
+int dial_result(int fd, uint32_t events);
 
 /* True while the peer has neither closed nor reset the connection. */
 bool dial_alive(int fd);

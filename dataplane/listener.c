@@ -47,7 +47,7 @@ listener_open(const struct addr *a, uint32_t backlog, uint64_t keepalive_ms,
 		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
 		goto fail_close;
 	}
-	dial_sockopts(fd, keepalive_ms);
+	dial_sockopts(fd, keepalive_ms, true);
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1) {
 		snprintf(err, errlen, "cannot bind %s: %s", name,
 		    strerror(errno));

@@ -99,7 +99,7 @@ pooled_drop(struct pool *p, struct pooled *c)
 {
 	int fd = c->io.fd;
 
-	evloop_io_del(p->w->loop, &c->io);
+	evloop_io_forget(p->w->loop, &c->io);
 	close(fd);
 	if (c->connected) {
 		plist_remove(&p->idle, c);
@@ -142,9 +142,6 @@ connected(struct pool *p, struct pooled *c)
 	c->since_ms = evloop_now(p->w->loop);
 	plist_append(&p->idle, c);
 	counter_add(&p->be->pool_idle, 1);
-	/* Watch for the backend closing it while idle; data it sends first
-	 * stays queued in the socket for the client. */
-	evloop_io_mod(p->w->loop, &c->io, EVLOOP_IN | EVLOOP_EDGE);
 }
 
 static void
@@ -156,6 +153,8 @@ pooled_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 
 	(void)loop;
 	if (c->connected) {
+		/* Bytes a server sends first stay queued for the client; a
+		 * close or a reset ends the socket. */
 		if ((events & EVLOOP_HUP) || !dial_alive(io->fd)) {
 			log_debug("pool %s: backend closed an idle socket",
 			    p->be->name);
@@ -165,7 +164,9 @@ pooled_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 		}
 		return;
 	}
-	if (dial_finish(io->fd) == 0) {
+	if (!(events & (EVLOOP_OUT | EVLOOP_HUP)))
+		return;
+	if (dial_result(io->fd, events) == 0) {
 		connected(p, c);
 		return;
 	}
@@ -202,8 +203,10 @@ dial_one(struct pool *p)
 		dial_failed(p, BACKEND_DIAL_FAILED, err);
 		return;
 	}
-	if (evloop_io_add(p->w->loop, &c->io, fd, EVLOOP_OUT | EVLOOP_EDGE,
-	    pooled_cb, c) == -1) {
+	/* In and out from the start: out says connected, later events say
+	 * the backend closed it; no epoll_ctl in between. */
+	if (evloop_io_add(p->w->loop, &c->io, fd,
+	    EVLOOP_IN | EVLOOP_OUT | EVLOOP_EDGE, pooled_cb, c) == -1) {
 		close(fd);
 		free(c);
 		return;
@@ -268,25 +271,27 @@ pool_free(struct pool *p)
 }
 
 int
-pool_take(struct pool *p)
+pool_take(struct pool *p, struct evloop_io *to, evloop_io_cb *cb, void *arg)
 {
 	struct pooled *c;
 	int fd;
 
 	while ((c = p->idle.tail) != NULL) {
 		fd = c->io.fd;
-		evloop_io_del(p->w->loop, &c->io);
 		plist_remove(&p->idle, c);
 		counter_sub(&p->be->pool_idle, 1);
-		free(c);
-		if (dial_alive(fd)) {
+		if (dial_alive(fd) && evloop_io_move(p->w->loop, &c->io, to,
+		    EVLOOP_IN | EVLOOP_OUT | EVLOOP_EDGE, cb, arg) == 0) {
+			free(c);
 			pool_fill(p);
 			return fd;
 		}
 		log_debug("pool %s: discarding a socket the backend closed",
 		    p->be->name);
 		worker_count_error(p->w, PROTO_ERR_POOL_STALE);
+		evloop_io_forget(p->w->loop, &c->io);
 		close(fd);
+		free(c);
 	}
 	pool_fill(p);
 	return -1;

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/evloop.h"
+
 struct backend;
 struct worker;
 struct pool;
@@ -22,12 +24,13 @@ struct pool *pool_new(struct worker *w, struct backend *be);
 void pool_free(struct pool *p);
 
 /*
- * Takes a live, connected socket: returns its fd (the caller owns it; it is
- * no longer registered with the loop), or -1 when none is ready. Sockets
- * found closed by the backend are discarded and counted on the way.
- * Triggers a refill.
+ * Takes a live, connected socket: returns its fd, now registered with the
+ * loop under the watcher to (edge-triggered in and out, cb and arg), or -1
+ * when none is ready. The caller owns the fd. Sockets found closed by the
+ * backend are discarded and counted on the way. Triggers a refill.
  */
-int pool_take(struct pool *p);
+int pool_take(struct pool *p, struct evloop_io *to, evloop_io_cb *cb,
+    void *arg);
 
 /* The number of client connections on this backend in this worker rose or
  * fell (for the peak that sizes dynamic pools). */

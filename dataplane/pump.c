@@ -11,7 +11,11 @@
 #include "pipes.h"
 #include "pump.h"
 
-#define COPY_CHUNK 65536
+/* Reads at most this much by copy; a read that fills it turns the
+ * direction to splice. The pipe (>= 64 KiB) always holds one copy read. */
+#define COPY_MAX 16384
+
+static _Thread_local char scratch[COPY_MAX];
 
 void
 pump_init(struct pump *p)
@@ -29,14 +33,28 @@ pump_release(struct pump *p, struct pipes *pipes)
 	p->in_pipe = 0;
 }
 
+/* Empties the pipe into dst. Returns PUMP_MORE when it is empty. */
 static enum pump_status
-finish(struct pump *p, int dst, struct pipes *pipes)
+flush(struct pump *p, int dst, size_t *done, uint64_t *moved)
 {
-	pump_release(p, pipes);
-	/* ENOTCONN: the destination is gone already; nothing left to tell. */
-	shutdown(dst, SHUT_WR);
-	p->flags |= PUMP_DST_SHUT;
-	return PUMP_DONE;
+	ssize_t n;
+
+	while (p->in_pipe > 0) {
+		n = splice(p->pipe[0], NULL, dst, NULL, p->in_pipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return PUMP_ERR_DST;
+			p->flags |= PUMP_BLOCKED;
+			return PUMP_WAIT;
+		}
+		p->in_pipe -= (uint32_t)n;
+		*done += (size_t)n;
+		*moved += (uint64_t)n;
+	}
+	return PUMP_MORE;
 }
 
 /*
@@ -44,32 +62,32 @@ finish(struct pump *p, int dst, struct pipes *pipes)
  * Peek, send what the destination takes, then consume exactly that much.
  */
 static enum pump_status
-copy_run(struct pump *p, int src, int dst, struct pipes *pipes,
-    size_t budget, uint64_t *moved)
+peek_copy(struct pump *p, int src, int dst, size_t budget, uint64_t *moved)
 {
-	static _Thread_local char buf[COPY_CHUNK];
 	size_t done = 0;
 	ssize_t n, w;
 
 	while (done < budget) {
-		n = recv(src, buf, sizeof(buf), MSG_PEEK);
+		n = recv(src, scratch, sizeof(scratch), MSG_PEEK);
 		if (n == 0) {
 			p->flags |= PUMP_SRC_EOF;
-			return finish(p, dst, pipes);
+			return PUMP_DONE;
 		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return errno == EAGAIN ? PUMP_WAIT : PUMP_ERR_SRC;
 		}
-		w = send(dst, buf, (size_t)n, MSG_NOSIGNAL);
+		w = send(dst, scratch, (size_t)n, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return errno == EAGAIN ? PUMP_WAIT : PUMP_ERR_DST;
+			if (errno != EAGAIN)
+				return PUMP_ERR_DST;
+			p->flags |= PUMP_BLOCKED;
+			return PUMP_WAIT;
 		}
-		/* Consume what was sent; it is already in our buffer. */
-		if (recv(src, buf, (size_t)w, 0) != w)
+		if (recv(src, scratch, (size_t)w, 0) != w)
 			return PUMP_ERR_SRC;
 		done += (size_t)w;
 		*moved += (uint64_t)w;
@@ -77,50 +95,92 @@ copy_run(struct pump *p, int src, int dst, struct pipes *pipes,
 	return PUMP_MORE;
 }
 
+/* One copy read: recv, send, and park what dst did not take in the pipe.
+ * Returns bytes read (0 at EOF, -1 with errno). */
+static ssize_t
+copy_once(struct pump *p, int src, int dst, size_t *done, uint64_t *moved)
+{
+	ssize_t n, w;
+
+	n = recv(src, scratch, sizeof(scratch), 0);
+	if (n <= 0)
+		return n;
+	w = send(dst, scratch, (size_t)n, MSG_NOSIGNAL);
+	if (w < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return -2;
+		w = 0;
+	}
+	*done += (size_t)w;
+	*moved += (uint64_t)w;
+	if (w < n) {
+		/* The pipe is empty and larger than one read: all of it fits. */
+		if (write(p->pipe[1], scratch + w, (size_t)(n - w)) != n - w) {
+			errno = EIO;
+			return -2;
+		}
+		p->in_pipe = (uint32_t)(n - w);
+	}
+	if (n == (ssize_t)sizeof(scratch))
+		p->flags |= PUMP_BULK;
+	return n;
+}
+
 enum pump_status
 pump_run(struct pump *p, int src, int dst, struct pipes *pipes, size_t budget,
     uint64_t *moved)
 {
-	size_t done = 0;
+	enum pump_status st;
+	size_t done = 0, want;
 	ssize_t n;
 
-	if (p->flags & PUMP_DST_SHUT)
-		return PUMP_DONE;
+	p->flags &= ~PUMP_BLOCKED;
 	for (;;) {
-		while (p->in_pipe > 0) {
-			n = splice(p->pipe[0], NULL, dst, NULL, p->in_pipe,
-			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				return errno == EAGAIN ? PUMP_WAIT :
-				    PUMP_ERR_DST;
-			}
-			p->in_pipe -= (uint32_t)n;
-			done += (size_t)n;
-			*moved += (uint64_t)n;
+		if ((st = flush(p, dst, &done, moved)) != PUMP_MORE)
+			return st;
+		if (p->flags & PUMP_SRC_EOF) {
+			pump_release(p, pipes);
+			return PUMP_DONE;
 		}
-		if (p->flags & PUMP_SRC_EOF)
-			return finish(p, dst, pipes);
 		if (done >= budget) {
 			pump_release(p, pipes);
 			return PUMP_MORE;
 		}
 		if (p->pipe[0] == -1 && pipes_get(pipes, p->pipe) == -1)
-			return copy_run(p, src, dst, pipes, budget - done,
-			    moved);
-		n = splice(src, NULL, p->pipe[1], NULL, pipes_size(pipes),
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0) {
-			p->in_pipe = (uint32_t)n;
-		} else if (n == 0) {
+			return peek_copy(p, src, dst, budget - done, moved);
+		if (p->flags & PUMP_BULK) {
+			want = pipes_size(pipes);
+			n = splice(src, NULL, p->pipe[1], NULL, want,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				p->in_pipe = (uint32_t)n;
+				if (n < COPY_MAX)
+					p->flags &= ~PUMP_BULK;
+			}
+		} else {
+			want = COPY_MAX;
+			n = copy_once(p, src, dst, &done, moved);
+			if (n == -2)
+				return PUMP_ERR_DST;
+		}
+		if (n == 0) {
 			p->flags |= PUMP_SRC_EOF;
-		} else if (errno == EAGAIN) {
-			/* Nothing to read: an idle direction holds no pipe. */
+			continue;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return PUMP_ERR_SRC;
 			pump_release(p, pipes);
 			return PUMP_WAIT;
-		} else if (errno != EINTR) {
-			return PUMP_ERR_SRC;
+		}
+		if ((size_t)n < want && !(p->flags & PUMP_SRC_HUP)) {
+			/* Drained for now: the next bytes bring a new event. */
+			if ((st = flush(p, dst, &done, moved)) != PUMP_MORE)
+				return st;
+			pump_release(p, pipes);
+			return PUMP_WAIT;
 		}
 	}
 }

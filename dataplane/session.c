@@ -177,7 +177,7 @@ close_backend_fd(struct session *s)
 
 	if (fd == -1)
 		return;
-	evloop_io_del(s->w->loop, &s->bio);
+	evloop_io_forget(s->w->loop, &s->bio);
 	close(fd);
 }
 
@@ -228,7 +228,7 @@ session_close(struct session *s, enum close_reason r)
 	if (s->in_ready)
 		ready_remove(s);
 	fd = s->cio.fd;
-	evloop_io_del(w->loop, &s->cio);
+	evloop_io_forget(w->loop, &s->cio);
 	close(fd);
 	close_backend_fd(s);
 	pump_release(&s->up, w->pipes);
@@ -241,51 +241,107 @@ session_close(struct session *s, enum close_reason r)
 
 /* ---- forwarding ----------------------------------------------------------- */
 
+/* Directions to pump. */
+#define DIR_UP 0x1u   /* client -> backend */
+#define DIR_DOWN 0x2u /* backend -> client */
+
 static void
-session_pump(struct session *s)
+account(struct session *s, uint64_t up, uint64_t down)
 {
 	struct worker *w = s->w;
-	uint64_t up = 0, down = 0;
-	enum pump_status su, sd;
 
-	su = pump_run(&s->up, s->cio.fd, s->bio.fd, w->pipes, PUMP_BUDGET,
-	    &up);
-	if (su == PUMP_ERR_SRC) {
-		session_close(s, CLOSE_CLIENT_ERR);
-		return;
+	counter_add(&w->stats.bytes_in, up);
+	counter_add(&w->stats.bytes_out, down);
+	counter_add(&s->be->bytes_in, up);
+	counter_add(&s->be->bytes_out, down);
+	s->last_ms = evloop_now(w->loop);
+	/* Most recently active at the tail: the idle sweep reads heads. */
+	if (w->established.tail != s) {
+		session_list_remove(&w->established, s);
+		session_list_append(&w->established, s);
 	}
-	if (su == PUMP_ERR_DST) {
-		session_close(s, CLOSE_BACKEND_ERR);
-		return;
+}
+
+/* Passes a finished direction's FIN on; both finished: the session ends
+ * (close() sends the last FIN, one system call saved). Returns false when
+ * the session was closed. */
+static bool
+pass_eof(struct session *s)
+{
+	if (pump_finished(&s->up) && pump_finished(&s->down)) {
+		session_close(s, CLOSE_DONE);
+		return false;
 	}
-	sd = pump_run(&s->down, s->bio.fd, s->cio.fd, w->pipes, PUMP_BUDGET,
-	    &down);
-	if (up != 0 || down != 0) {
-		counter_add(&w->stats.bytes_in, up);
-		counter_add(&w->stats.bytes_out, down);
-		counter_add(&s->be->bytes_in, up);
-		counter_add(&s->be->bytes_out, down);
-		s->last_ms = evloop_now(w->loop);
-		/* Most recently active at the tail: idle sweep reads heads. */
-		if (w->established.tail != s) {
-			session_list_remove(&w->established, s);
-			session_list_append(&w->established, s);
+	if (pump_finished(&s->up) && !(s->up.flags & PUMP_DST_SHUT)) {
+		/* ENOTCONN: the backend is gone already; the other
+		 * direction finds out. */
+		shutdown(s->bio.fd, SHUT_WR);
+		s->up.flags |= PUMP_DST_SHUT;
+	}
+	if (pump_finished(&s->down) && !(s->down.flags & PUMP_DST_SHUT)) {
+		shutdown(s->cio.fd, SHUT_WR);
+		s->down.flags |= PUMP_DST_SHUT;
+	}
+	return true;
+}
+
+static void
+session_pump(struct session *s, unsigned dirs)
+{
+	struct worker *w = s->w;
+	enum pump_status su = PUMP_WAIT, sd = PUMP_WAIT;
+	uint64_t up = 0, down = 0;
+
+	if (dirs & DIR_UP) {
+		su = pump_run(&s->up, s->cio.fd, s->bio.fd, w->pipes,
+		    PUMP_BUDGET, &up);
+		if (su == PUMP_ERR_SRC || su == PUMP_ERR_DST) {
+			session_close(s, su == PUMP_ERR_SRC ? CLOSE_CLIENT_ERR :
+			    CLOSE_BACKEND_ERR);
+			return;
 		}
 	}
-	if (sd == PUMP_ERR_SRC) {
-		session_close(s, CLOSE_BACKEND_ERR);
-		return;
+	if (dirs & DIR_DOWN) {
+		sd = pump_run(&s->down, s->bio.fd, s->cio.fd, w->pipes,
+		    PUMP_BUDGET, &down);
+		if (sd == PUMP_ERR_SRC || sd == PUMP_ERR_DST) {
+			if (up != 0)
+				account(s, up, 0);
+			session_close(s, sd == PUMP_ERR_SRC ? CLOSE_BACKEND_ERR :
+			    CLOSE_CLIENT_ERR);
+			return;
+		}
 	}
-	if (sd == PUMP_ERR_DST) {
-		session_close(s, CLOSE_CLIENT_ERR);
+	if (up != 0 || down != 0)
+		account(s, up, down);
+	if ((su == PUMP_DONE || sd == PUMP_DONE) && !pass_eof(s))
 		return;
-	}
-	if (su == PUMP_DONE && sd == PUMP_DONE) {
-		session_close(s, CLOSE_DONE);
-		return;
-	}
 	if (su == PUMP_MORE || sd == PUMP_MORE)
 		ready_push(s);
+}
+
+/*
+ * Which directions an event moves: readable (or closed) source; writable
+ * destination only when that direction was blocked on it. A close or reset
+ * moves both.
+ */
+static void
+pump_for(struct session *s, bool is_client, uint32_t events)
+{
+	struct pump *reading = is_client ? &s->up : &s->down;
+	const struct pump *writing = is_client ? &s->down : &s->up;
+	unsigned dirs = 0, rd = is_client ? DIR_UP : DIR_DOWN;
+	unsigned wr = is_client ? DIR_DOWN : DIR_UP;
+
+	if (events & EVLOOP_HUP)
+		reading->flags |= PUMP_SRC_HUP;
+	if (events & (EVLOOP_IN | EVLOOP_HUP))
+		dirs |= rd;
+	if ((events & EVLOOP_HUP) ||
+	    ((events & EVLOOP_OUT) && (writing->flags & PUMP_BLOCKED)))
+		dirs |= wr;
+	if (dirs != 0)
+		session_pump(s, dirs);
 }
 
 static void
@@ -294,23 +350,30 @@ client_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 	struct session *s = io->arg;
 
 	(void)loop;
-	(void)events;
 	/* Before the backend is connected there is nothing to do: bytes and
-	 * a FIN from the client wait in the socket, and the pump finds them
-	 * (or a reset) as soon as the session is established. */
-	if (s->state == SESSION_ESTABLISHED)
-		session_pump(s);
+	 * a FIN from the client wait in the socket; the first pump after the
+	 * connect reads everything there is. */
+	if (s->state == SESSION_ESTABLISHED) {
+		pump_for(s, true, events);
+		return;
+	}
+	s->edge_seen = 1;
+	if (events & EVLOOP_HUP)
+		s->up.flags |= PUMP_SRC_HUP;
 }
 
+/* fresh: the backend socket came from the pool and no client event was
+ * consumed yet: the events queued at registration start the pumps. */
 static void
-established(struct session *s)
+established(struct session *s, bool fresh)
 {
 	counter_add(&s->be->connections_total, 1);
 	s->last_ms = evloop_now(s->w->loop);
 	set_state(s, SESSION_ESTABLISHED);
 	log_trace("session %llu: forwarding to %s", (unsigned long long)s->id,
 	    s->be->name);
-	session_pump(s);
+	if (!fresh || s->edge_seen)
+		session_pump(s, DIR_UP | DIR_DOWN);
 }
 
 /* The dial to s->be failed: forget that backend and try the next. */
@@ -336,18 +399,18 @@ backend_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 
 	(void)loop;
 	if (s->state == SESSION_ESTABLISHED) {
-		session_pump(s);
+		pump_for(s, false, events);
 		return;
 	}
 	if (!(events & (EVLOOP_OUT | EVLOOP_HUP)))
 		return;
-	if (dial_finish(io->fd) == -1) {
+	if (dial_result(io->fd, events) == -1) {
 		dial_failed(s, BACKEND_DIAL_FAILED);
 		return;
 	}
 	backend_dial_result(s->be, BACKEND_DIAL_OK,
 	    evloop_clock_us() - s->dial_start_us);
-	established(s);
+	established(s, false);
 }
 
 /* Chooses an untried backend of the set and counts the session on it. */
@@ -400,17 +463,9 @@ session_connect(struct session *s)
 			return;
 		}
 		if (pool != NULL) {
-			fd = pool_take(pool);
-			if (fd != -1) {
+			if (pool_take(pool, &s->bio, backend_cb, s) != -1) {
 				counter_add(&s->be->pool_hits, 1);
-				if (evloop_io_add(w->loop, &s->bio, fd,
-				    EVLOOP_IN | EVLOOP_OUT | EVLOOP_EDGE,
-				    backend_cb, s) == -1) {
-					close(fd);
-					session_close(s, CLOSE_RESOURCE);
-					return;
-				}
-				established(s);
+				established(s, true);
 				return;
 			}
 			counter_add(&s->be->pool_misses, 1);
@@ -439,7 +494,7 @@ session_connect(struct session *s)
 		if (done) {
 			backend_dial_result(s->be, BACKEND_DIAL_OK,
 			    evloop_clock_us() - s->dial_start_us);
-			established(s);
+			established(s, false);
 			return;
 		}
 		s->deadline_ms = evloop_now(w->loop) +
@@ -516,7 +571,7 @@ session_run_ready(struct worker *w)
 			w->ready_tail = NULL;
 		s->in_ready = 0;
 		was_last = s == last;
-		session_pump(s);
+		session_pump(s, DIR_UP | DIR_DOWN);
 		if (was_last)
 			break;
 	}

@@ -39,6 +39,7 @@ struct session {
 	uint8_t state;
 	uint8_t ntried;
 	uint8_t in_ready;
+	uint8_t edge_seen;          /* a client event came before forwarding */
 	struct backend *tried[LB_MAX_TRIES];
 };
 
