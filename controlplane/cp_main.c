@@ -247,6 +247,7 @@ cp_reload(struct cp *cp, char *err, size_t errlen)
 	log_info("reloaded %s: %zu addresses and %zu ranges listed",
 	    cp->cfg.path, list.il_naddrs, list.il_nranges);
 	selection_evaluate(cp, true);
+	rounds_prune(cp);
 	return 0;
 
 fail_free_sampler:

@@ -79,6 +79,29 @@ rounds_sync_list(struct cp *cp)
 	}
 }
 
+unsigned
+rounds_prune(struct cp *cp)
+{
+	struct sb_entry *e;
+	unsigned i = 0, n = 0;
+
+	while (i < scoreboard_count(cp->sb)) {
+		e = scoreboard_at(cp->sb, i);
+		if (e->listed || e->active || e->probing ||
+		    e->live.connections > 0 ||
+		    (cp->sampler != NULL && sampler_contains(cp->sampler,
+		    &e->addr))) {
+			i++;
+			continue;
+		}
+		log_info("%s is no longer listed: forgotten", e->name);
+		/* The last entry moves into slot i: look at i again. */
+		scoreboard_remove(cp->sb, e);
+		n++;
+	}
+	return n;
+}
+
 /* The first round's probes count down; the last one ends it. */
 static void
 first_round_step(struct cp *cp)
@@ -240,6 +263,7 @@ periodic_round(struct cp *cp)
 	struct sb_entry *e, **others;
 
 	cp->stats.probe_rounds++;
+	rounds_prune(cp);
 	refresh_samples(cp, want / 2 > 0 ? want / 2 : 1);
 	n = scoreboard_count(cp->sb);
 	others = calloc(n ? n : 1, sizeof(*others));

@@ -34,6 +34,10 @@ bool rounds_first_pending(const struct cp *cp);
  * entries are listed (after a reload too). */
 void rounds_sync_list(struct cp *cp);
 
+/* Forgets backends the IP list no longer covers once nothing holds them
+ * (not serving, no probe in flight, no client on them). Returns how many. */
+unsigned rounds_prune(struct cp *cp);
+
 /* True when a is covered by the current IP list (listed or in a range). */
 bool rounds_covered(const struct cp *cp, const struct addr *a);
 
