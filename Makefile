@@ -36,6 +36,7 @@ COMMON_SRCS := \
 	common/config.c \
 	common/evloop.c \
 	common/ipc.c \
+	common/iplist.c \
 	common/state.c
 
 PROTO_SRCS := \
@@ -66,7 +67,6 @@ CP_LIB_SRCS := \
 	controlplane/admin.c \
 	controlplane/admin_routes.c \
 	controlplane/dataplanes.c \
-	controlplane/iplist.c \
 	controlplane/metrics.c \
 	controlplane/probe.c \
 	controlplane/rounds.c \

@@ -14,7 +14,7 @@
 #include "../common/evloop.h"
 #include "../proto/proto.h"
 #include "dataplanes.h"
-#include "iplist.h"
+#include "../common/iplist.h"
 #include "scoreboard.h"
 #include "selector.h"
 

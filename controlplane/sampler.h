@@ -55,7 +55,7 @@
 #include <stdint.h>
 
 #include "../common/addr.h"
-#include "iplist.h"
+#include "../common/iplist.h"
 
 /* Probes without any answer after which an address counts as dead. */
 #define SAMPLER_DEAD_PROBES	3

@@ -19,6 +19,7 @@
 #include "../common/config.h"
 #include "../common/evloop.h"
 #include "../common/ipc.h"
+#include "../common/iplist.h"
 #include "../common/log.h"
 #include "../common/state.h"
 #include "../common/version.h"
@@ -390,9 +391,25 @@ static int
 check_only(struct dp *dp)
 {
 	const char *path = dp->cfg.dataplane.state_file;
+	struct iplist_errors lerrs;
+	struct iplist list;
 	char err[256], *buf;
+	unsigned i;
 	size_t len;
 	int rc = 0;
+
+	/* The list is the control plane's, but one --check should find every
+	 * mistake in what the two daemons share. */
+	if (iplist_load(dp->cfg.remotes.provider.file.path,
+	    dp->cfg.remotes.default_remote_port, &list, &lerrs) == 0) {
+		iplist_free(&list);
+	} else {
+		for (i = 0; i < lerrs.ie_count && i < IPLIST_MAX_ERRORS; i++)
+			fprintf(stderr, "%s\n", lerrs.ie_msgs[i]);
+		if (lerrs.ie_dropped > 0)
+			fprintf(stderr, "(%u more errors)\n", lerrs.ie_dropped);
+		rc = 1;
+	}
 
 	if (state_read(path, &buf, &len) == 0) {
 		if (proto_decode_active_set(buf, len, dp->msg, err,

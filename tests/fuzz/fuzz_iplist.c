@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../controlplane/iplist.h"
+#include "../../common/iplist.h"
 #include "../../controlplane/sampler.h"
 
 #define FUZZ_DRAWS	16

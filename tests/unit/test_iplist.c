@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../controlplane/iplist.h"
+#include "../../common/iplist.h"
 
 #define HINT \
 	"(expected e.g. 1.2.3.4, 1.2.3.4:80, [2001:db8::1]:80, 10.0.0.0/24)"

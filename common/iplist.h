@@ -1,8 +1,9 @@
 /*
  * The candidate list (remotes.provider.file.path): parses ip_list.txt into
  * single addresses and CIDR ranges. A range stays a range (one struct
- * addr_prefix), so a /8 or an IPv6 /32 costs what a /24 costs. Control
- * plane only; the sampler draws candidates from the ranges.
+ * addr_prefix), so a /8 or an IPv6 /32 costs what a /24 costs. The
+ * control plane's sampler draws candidates from the ranges; both daemons'
+ * --check validate the list.
  */
 #ifndef TCPFWD_IPLIST_H
 #define TCPFWD_IPLIST_H
@@ -10,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/addr.h"
+#include "addr.h"
 
 /* Largest file iplist_load() reads. */
 #define IPLIST_MAX_FILE_SIZE	(64u << 20)
