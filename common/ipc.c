@@ -24,7 +24,7 @@
 #include "ipc.h"
 
 #define IPC_RECONN_MIN_MS 100
-#define IPC_RECONN_MAX_MS 2000
+#define IPC_RECONN_MAX_MS 1000
 #define IPC_SOCK_MODE 0600
 #define IPC_DIR_MODE 0750
 #define IPC_QUEUE_LEN 16	/* messages buffered per socket direction */

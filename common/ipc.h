@@ -20,7 +20,7 @@ struct ipc;
 int ipc_listen(const char *url, size_t max_msg, struct ipc **out, char *err,
     size_t errlen);
 
-/* Dials url in the background, redialling with backoff (100 ms .. 2 s) for
+/* Dials url in the background, redialling with backoff (100 ms .. 1 s) for
  * as long as the channel is open. Returns 0, or -1 when url is invalid. */
 int ipc_dial(const char *url, size_t max_msg, struct ipc **out, char *err,
     size_t errlen);

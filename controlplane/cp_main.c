@@ -29,8 +29,9 @@
 #include "selection.h"
 
 /* How long a starting control plane listens for the set the data planes
- * serve: they report every second. */
-#define LEARN_MS 1500
+ * serve: a data plane redials within IPC_RECONN_MAX_MS (1 s) and reports
+ * as soon as it is connected, so 2.5 s leaves room for a slow start. */
+#define LEARN_MS 2500
 #define HEARTBEAT_MS 1000
 
 struct cp_main {
@@ -273,6 +274,20 @@ count_dropped(struct cp *cp, const char *why)
 		    (unsigned long long)cp->stats.ipc_dropped);
 }
 
+static bool
+serving_one_failing(const struct cp *cp)
+{
+	const struct sb_entry *e;
+	unsigned i;
+
+	for (i = 0; i < cp->set.sel.n; i++) {
+		e = scoreboard_by_id(cp->sb, cp->set.sel.ids[i]);
+		if (e != NULL && rounds_failing(cp, e))
+			return true;
+	}
+	return false;
+}
+
 static void
 handle_message(struct cp *cp, const void *buf, size_t len)
 {
@@ -291,6 +306,9 @@ handle_message(struct cp *cp, const void *buf, size_t len)
 	dataplanes_fold(cp->dps, cp->report, evloop_now(cp->loop), cp->sb,
 	    &cp->cfg.remotes.scoring, cp->phase == CP_LEARNING);
 	selection_report(cp, cp->report);
+	/* Real dials failing on a serving backend replace it now. */
+	if (cp->phase == CP_RUNNING && serving_one_failing(cp))
+		selection_evaluate(cp, true);
 }
 
 static void
@@ -510,6 +528,8 @@ main(int argc, char **argv)
 	cp = &m->cp;
 	if (config_load(path, &cp->cfg, &errs) == -1) {
 		config_errors_print(&errs);
+		free(cp->report);
+		free(m);
 		return 1;
 	}
 	if (check) {

@@ -41,7 +41,8 @@ bool
 rounds_failing(const struct cp *cp, const struct sb_entry *e)
 {
 	(void)cp;
-	return e->score.consecutive_failures >= ROUNDS_FAILING;
+	return e->score.consecutive_failures >= ROUNDS_FAILING ||
+	    e->score.passive_consecutive_failures >= ROUNDS_FAILING;
 }
 
 static int

@@ -15,8 +15,9 @@
 
 struct cp;
 
-/* Consecutive failures (probe or passive) after which a backend counts as
- * failing: an active one is replaced at once. */
+/* Consecutive failed checks, or report intervals whose real dials all
+ * failed, after which a backend counts as failing: an active one is
+ * replaced at once. */
 #define ROUNDS_FAILING 2
 
 /* Fills the scoreboard from the IP list (explicit addresses, and samples

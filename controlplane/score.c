@@ -146,10 +146,15 @@ score_passive(struct score_state *st, const struct scoring_conf *conf,
 
 	total = (double)ok + (double)failed;
 	success_rate_sample(st, conf, (double)ok / total);
-	if (ok == 0)
+	if (ok == 0) {
 		streak_failure(st, conf);
-	else if (failed == 0)
-		streak_success(st, conf);
+		if (st->passive_consecutive_failures < UINT32_MAX)
+			st->passive_consecutive_failures++;
+	} else {
+		st->passive_consecutive_failures = 0;
+		if (failed == 0)
+			streak_success(st, conf);
+	}
 	score_compute(st, conf);
 }
 

@@ -66,6 +66,10 @@ struct score_state {
 	bool success_init;   /* set by the first check of any kind */
 
 	uint32_t consecutive_failures;  /* saturates at UINT32_MAX */
+	/* Report intervals in a row whose real dials all failed; reset by
+	 * an interval with a good dial (not by probes: a backend that
+	 * answers probes but refuses traffic must still be caught). */
+	uint32_t passive_consecutive_failures;
 	uint32_t consecutive_successes; /* saturates at UINT32_MAX */
 	double penalty;                 /* 0..max_penalty */
 	double bonus;                   /* 0..max_bonus */

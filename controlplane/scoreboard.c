@@ -298,6 +298,7 @@ static const struct {
 	F(success_init, F_BOOL),
 	F(consecutive_failures, F_U32),
 	F(consecutive_successes, F_U32),
+	F(passive_consecutive_failures, F_U32),
 	F(penalty, F_DOUBLE),
 	F(bonus, F_DOUBLE),
 #undef F
@@ -356,6 +357,10 @@ score_from_json(const json_t *o, struct score_state *st)
 		json_int_t n;
 		double d;
 
+		/* Added after the first release: absent means 0. */
+		if (v == NULL && strcmp(score_fields[i].name,
+		    "passive_consecutive_failures") == 0)
+			continue;
 		switch (score_fields[i].kind) {
 		case F_U64:
 		case F_U32:

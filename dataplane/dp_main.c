@@ -491,6 +491,9 @@ main(int argc, char **argv)
 	}
 	if (config_load(path, &dp->cfg, &errs) == -1) {
 		config_errors_print(&errs);
+		free(dp->report);
+		free(dp->msg);
+		free(dp);
 		return 1;
 	}
 	if (check) {

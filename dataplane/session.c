@@ -383,7 +383,7 @@ dial_failed(struct session *s, enum backend_dial r)
 	int saved = errno;
 
 	backend_dial_result(s->be, r, 0);
-	log_info("session %llu: dial to %s failed (%s)%s",
+	log_debug("session %llu: dial to %s failed (%s)%s",
 	    (unsigned long long)s->id, s->be->name,
 	    r == BACKEND_DIAL_TIMEOUT ? "timeout" : strerror(saved),
 	    s->ntried < LB_MAX_TRIES ? ", trying another backend" : "");
@@ -479,7 +479,7 @@ session_connect(struct session *s)
 				return;
 			}
 			backend_dial_result(s->be, BACKEND_DIAL_FAILED, 0);
-			log_info("session %llu: dial to %s failed (%s)",
+			log_debug("session %llu: dial to %s failed (%s)",
 			    (unsigned long long)s->id, s->be->name,
 			    strerror(errno));
 			release_backend(s);

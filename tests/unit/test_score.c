@@ -707,6 +707,38 @@ test_passive_all_ok(void **state)
 }
 
 static void
+test_passive_streak_survives_probes(void **state)
+{
+	struct scoring_conf c;
+	struct score_state st;
+
+	(void)state;
+	default_conf(&c);
+	score_init(&st);
+	successes(&st, &c, 1, 10.0);
+	/* Real dials all refused, probes answering in between: the probe
+	 * streak resets, the passive one does not. */
+	score_passive(&st, &c, 0, 40);
+	assert_int_equal(st.passive_consecutive_failures, 1);
+	successes(&st, &c, 1, 10.0);
+	assert_int_equal(st.consecutive_failures, 0);
+	assert_int_equal(st.passive_consecutive_failures, 1);
+	score_passive(&st, &c, 0, 35);
+	assert_int_equal(st.passive_consecutive_failures, 2);
+	/* A mixed interval (one good dial) ends it. */
+	score_passive(&st, &c, 1, 20);
+	assert_int_equal(st.passive_consecutive_failures, 0);
+	score_passive(&st, &c, 0, 1);
+	assert_int_equal(st.passive_consecutive_failures, 1);
+	score_passive(&st, &c, 5, 0);
+	assert_int_equal(st.passive_consecutive_failures, 0);
+	/* An empty interval changes nothing. */
+	score_passive(&st, &c, 0, 3);
+	score_passive(&st, &c, 0, 0);
+	assert_int_equal(st.passive_consecutive_failures, 1);
+}
+
+static void
 test_passive_bonus_and_streaks(void **state)
 {
 	struct scoring_conf c;
@@ -765,6 +797,7 @@ main(void)
 		cmocka_unit_test(test_passive_all_failed),
 		cmocka_unit_test(test_passive_all_ok),
 		cmocka_unit_test(test_passive_bonus_and_streaks),
+		cmocka_unit_test(test_passive_streak_survives_probes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
