@@ -23,7 +23,9 @@ HTTP=127.0.0.2:$HP
 tfwd_start www python3 -m http.server "$HP" --bind 127.0.0.2 --directory "$WWW"
 wait_port 127.0.0.2 "$HP" 20
 
-write_config "$TMP/config.yaml"
+# http.server listens with a backlog of 5: a SYN beyond it is retried by
+# the kernel after 1 s, which a 1 s dial_timeout would not wait for
+DIAL_TIMEOUT=5s write_config "$TMP/config.yaml"
 start_cp cp --set "$HTTP"
 start_dataplane dp "$TMP/config.yaml"
 wait_report cp 10 '.serving_generation == 1' "set served"
@@ -44,11 +46,12 @@ done
 
 pids=()
 for i in $(seq 1 8); do
-	curl -sS --fail --max-time 30 -o "$TMP/p$i.out" "$URL/big.bin" &
+	curl -sS --fail --max-time 30 -o "$TMP/p$i.out" "$URL/big.bin" \
+		2>"$TMP/p$i.err" &
 	pids+=($!)
 done
 for i in $(seq 1 8); do
-	wait "${pids[$((i - 1))]}" || fail "parallel curl $i failed"
+	wait "${pids[$((i - 1))]}" || fail "parallel curl $i failed: $(cat "$TMP/p$i.err")"
 	cmp "$WWW/big.bin" "$TMP/p$i.out" || fail "parallel download $i differs"
 done
 
