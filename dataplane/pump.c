@@ -96,7 +96,8 @@ peek_copy(struct pump *p, int src, int dst, size_t budget, uint64_t *moved)
 }
 
 /* One copy read: recv, send, and park what dst did not take in the pipe.
- * Returns bytes read (0 at EOF, -1 with errno). */
+ * Returns bytes read (0 at EOF, -1 with errno). A TCP recv() shorter than
+ * asked has emptied the receive queue: the caller may stop there. */
 static ssize_t
 copy_once(struct pump *p, int src, int dst, size_t *done, uint64_t *moved)
 {
@@ -149,8 +150,11 @@ pump_run(struct pump *p, int src, int dst, struct pipes *pipes, size_t budget,
 		if (p->pipe[0] == -1 && pipes_get(pipes, p->pipe) == -1)
 			return peek_copy(p, src, dst, budget - done, moved);
 		if (p->flags & PUMP_BULK) {
-			want = pipes_size(pipes);
-			n = splice(src, NULL, p->pipe[1], NULL, want,
+			/* A short splice proves nothing: it also stops when
+			 * the pipe runs out of slots (one per fragment), so
+			 * bulk reads go on until EAGAIN. */
+			want = 0;
+			n = splice(src, NULL, p->pipe[1], NULL, pipes_size(pipes),
 			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				p->in_pipe = (uint32_t)n;
@@ -175,6 +179,7 @@ pump_run(struct pump *p, int src, int dst, struct pipes *pipes, size_t budget,
 			pump_release(p, pipes);
 			return PUMP_WAIT;
 		}
+		/* want 0: bulk, no short-read stop. */
 		if ((size_t)n < want && !(p->flags & PUMP_SRC_HUP)) {
 			/* Drained for now: the next bytes bring a new event. */
 			if ((st = flush(p, dst, &done, moved)) != PUMP_MORE)

@@ -43,9 +43,10 @@ void pump_init(struct pump *p);
 
 /*
  * Moves what it can from src to dst, up to about budget bytes, adding the
- * bytes delivered to *moved. With edge-triggered events a read shorter
- * than asked means the source is drained for now (more data brings a new
- * event). A FIN queued behind the data brings none, so once an event has
+ * bytes delivered to *moved. With edge-triggered events a copy read
+ * shorter than asked means the source is drained for now (more data brings
+ * a new event; bulk splice reads go on until EAGAIN instead, a short
+ * splice proves nothing). A FIN queued behind the data brings none, so once an event has
  * flagged the source closed (the caller sets PUMP_SRC_HUP, and it stays)
  * reading goes on until the end of stream is seen. Returns why it
  * stopped; errno is kept for the ERR results.
