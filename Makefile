@@ -49,6 +49,7 @@ DP_LIB_SRCS := \
 	dataplane/backend.c \
 	dataplane/dial.c \
 	dataplane/lb.c \
+	dataplane/limits.c \
 	dataplane/listener.c \
 	dataplane/pipes.c \
 	dataplane/pool.c \

@@ -341,6 +341,27 @@ static const struct conf_key admin_keys[] = {
 	K_END
 };
 
+static const struct conf_key per_source_keys[] = {
+	K_UINT("max_connections", limits.per_source_max_connections, "0", 0,
+	    10000000),
+	K_UINT("rate", limits.per_source_rate, "0", 0, 10000000),
+	K_UINT("burst", limits.per_source_burst, "0", 0, 10000000),
+	K_UINT("tracked", limits.per_source_tracked, "65536", 64, 16777216),
+	K_END
+};
+
+static const struct conf_key per_backend_keys[] = {
+	K_UINT("max_connections", limits.per_backend_max_connections, "0", 0,
+	    10000000),
+	K_END
+};
+
+static const struct conf_key limits_keys[] = {
+	K_SECTION("per_source_ip", per_source_keys),
+	K_SECTION("per_backend", per_backend_keys),
+	K_END
+};
+
 static const struct conf_key config_keys[] = {
 	K_SECTION("server", server_keys),
 	K_SECTION("logging", logging_keys),
@@ -351,6 +372,7 @@ static const struct conf_key config_keys[] = {
 	K_SECTION("dataplane", dataplane_keys),
 	K_SECTION("controlplane", controlplane_keys),
 	K_SECTION("admin", admin_keys),
+	K_SECTION("limits", limits_keys),
 	K_END
 };
 

@@ -164,6 +164,15 @@ struct controlplane_conf {
 	char state_file[CONFIG_PATH_MAX];
 };
 
+/* Admission limits of the data plane; 0 = no limit. */
+struct limits_conf {
+	uint32_t per_source_max_connections; /* concurrent, per client IP */
+	uint32_t per_source_rate;            /* new connections/s per IP */
+	uint32_t per_source_burst;           /* bucket size; 0 = rate */
+	uint32_t per_source_tracked;         /* client IPs remembered */
+	uint32_t per_backend_max_connections;
+};
+
 struct admin_conf {
 	struct addr listen_addr;
 	char token_file[CONFIG_PATH_MAX];
@@ -180,6 +189,7 @@ struct config {
 	struct dataplane_conf dataplane;
 	struct controlplane_conf controlplane;
 	struct admin_conf admin;
+	struct limits_conf limits;
 };
 
 /* Every problem found in one load, each "file:line:col: key: message". */

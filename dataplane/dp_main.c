@@ -75,6 +75,7 @@ settings_from_config(const struct config *cfg, struct dp_settings *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->pools = cfg->pools;
+	s->limits = cfg->limits;
 	s->keepalive_ms = cfg->server.keepalive_ms;
 	s->max_connections = cfg->dataplane.max_connections;
 	s->pipe_size = (size_t)cfg->dataplane.pipe_size;

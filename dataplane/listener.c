@@ -92,6 +92,8 @@ static void
 accept_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 {
 	struct listener *l = io->arg;
+	struct sockaddr_storage peer;
+	socklen_t plen;
 	int i, fd;
 
 	(void)loop;
@@ -103,7 +105,9 @@ accept_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 			back_off(l, errno);
 			return;
 		}
-		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		plen = sizeof(peer);
+		fd = accept4(l->fd, (struct sockaddr *)&peer, &plen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
 			case EAGAIN:
@@ -121,7 +125,7 @@ accept_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 		l->backoff_ms = 0;
 		close(l->spare);
 		l->spare = -1;
-		session_accept(l->w, fd);
+		session_accept(l->w, fd, (struct sockaddr *)&peer, plen);
 	}
 }
 

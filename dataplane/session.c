@@ -13,6 +13,7 @@
 #include "../common/log.h"
 #include "backend.h"
 #include "dial.h"
+#include "limits.h"
 #include "pipes.h"
 #include "pool.h"
 #include "session.h"
@@ -31,6 +32,7 @@ enum close_reason {
 	CLOSE_NO_BACKEND,
 	CLOSE_RESOURCE,
 	CLOSE_SHUTDOWN,
+	CLOSE_BACKEND_FULL,
 };
 
 static const struct {
@@ -46,6 +48,8 @@ static const struct {
 	[CLOSE_NO_BACKEND] = { "no active set", PROTO_ERR_NO_BACKEND },
 	[CLOSE_RESOURCE] = { "out of resources", PROTO_ERR_RESOURCE },
 	[CLOSE_SHUTDOWN] = { "shutdown", -1 },
+	[CLOSE_BACKEND_FULL] = { "every backend at its connection cap",
+	    PROTO_ERR_BACKEND_FULL },
 };
 
 static void session_connect(struct session *);
@@ -234,6 +238,8 @@ session_close(struct session *s, enum close_reason r)
 	pump_release(&s->up, w->pipes);
 	pump_release(&s->down, w->pipes);
 	release_backend(s);
+	if (s->admitted)
+		limits_release(worker_limits(w), &s->client);
 	counter_sub(&w->stats.sessions, 1);
 	counter_sub(worker_conn_gauge(w), 1);
 	free(s);
@@ -415,28 +421,39 @@ backend_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 
 /* Chooses an untried backend of the set and counts the session on it. */
 static struct backend *
-pick_backend(struct session *s, struct pool **pool)
+pick_backend(struct session *s, struct pool **pool, bool *full)
 {
 	struct worker *w = s->w;
 	struct activeset *set = w->set;
 	uint32_t conns[PROTO_MAX_SET];
+	uint32_t cap = w->settings.limits.per_backend_max_connections;
 	unsigned tried[LB_MAX_TRIES], ntried = 0, i, k;
+	unsigned excluded[PROTO_MAX_SET + LB_MAX_TRIES], nexcl = 0;
 	struct backend *be;
 	int idx;
 
+	*full = false;
 	if (set == NULL || s->ntried >= LB_MAX_TRIES)
 		return NULL;
 	for (k = 0; k < s->ntried; k++)
 		for (i = 0; i < set->n; i++)
 			if (set->backends[i] == s->tried[k])
 				tried[ntried++] = i;
-	if (w->settings.pools.algorithm == LB_LEAST_CONNECTIONS)
+	if (w->settings.pools.algorithm == LB_LEAST_CONNECTIONS || cap != 0)
 		for (i = 0; i < set->n; i++)
 			conns[i] = counter_get(&set->backends[i]->conns);
+	/* Backends at their cap are skipped like tried ones. */
+	for (i = 0; cap != 0 && i < set->n; i++)
+		if (conns[i] >= cap) {
+			excluded[nexcl++] = i;
+			*full = true;
+		}
+	memcpy(excluded + nexcl, tried, ntried * sizeof(tried[0]));
 	idx = lb_pick(&w->lb, w->settings.pools.algorithm, conns, set->n,
-	    tried, ntried);
+	    excluded, nexcl + ntried);
 	if (idx < 0)
 		return NULL;
+	*full = false;
 	be = set->backends[idx];
 	s->tried[s->ntried++] = be;
 	backend_ref(be);
@@ -453,13 +470,13 @@ session_connect(struct session *s)
 {
 	struct worker *w = s->w;
 	struct pool *pool;
-	bool done;
+	bool done, full;
 	int fd;
 
 	for (;;) {
-		s->be = pick_backend(s, &pool);
+		s->be = pick_backend(s, &pool, &full);
 		if (s->be == NULL) {
-			session_close(s, CLOSE_DIAL);
+			session_close(s, full ? CLOSE_BACKEND_FULL : CLOSE_DIAL);
 			return;
 		}
 		if (pool != NULL) {
@@ -507,11 +524,39 @@ session_connect(struct session *s)
 
 /* ---- entry points --------------------------------------------------------- */
 
+/* Checks the per-source limits; fills client when the caller must
+ * release it. Returns false when fd was refused (closed, counted). */
+static bool
+admit(struct worker *w, int fd, const struct sockaddr *peer,
+    socklen_t peerlen, struct addr *client)
+{
+	struct limits *l = worker_limits(w);
+	enum limits_verdict v;
+	char name[ADDR_STRLEN];
+
+	if (!limits_per_source(l) ||
+	    addr_from_sockaddr(peer, peerlen, client) == -1)
+		return true;
+	v = limits_admit(l, client, evloop_now(w->loop));
+	if (v == LIMITS_OK)
+		return true;
+	worker_count_error(w, v == LIMITS_CONNS ? PROTO_ERR_SOURCE_LIMIT :
+	    PROTO_ERR_RATE_LIMIT);
+	log_debug("refusing %s: %s", addr_format_ip(client, name,
+	    sizeof(name)), v == LIMITS_CONNS ? "too many connections" :
+	    "connection rate");
+	close(fd);
+	client->family = 0;
+	return false;
+}
+
 void
-session_accept(struct worker *w, int fd)
+session_accept(struct worker *w, int fd, const struct sockaddr *peer,
+    socklen_t peerlen)
 {
 	struct session *s;
 	uint64_t now = evloop_now(w->loop);
+	struct addr client = { 0 };
 
 	if (counter_add(worker_conn_gauge(w), 1) >=
 	    w->settings.max_connections) {
@@ -522,14 +567,22 @@ session_accept(struct worker *w, int fd)
 		close(fd);
 		return;
 	}
+	if (!admit(w, fd, peer, peerlen, &client)) {
+		counter_sub(worker_conn_gauge(w), 1);
+		return;
+	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
+		if (client.family != 0)
+			limits_release(worker_limits(w), &client);
 		counter_sub(worker_conn_gauge(w), 1);
 		worker_count_error(w, PROTO_ERR_RESOURCE);
 		close(fd);
 		return;
 	}
 	s->w = w;
+	s->client = client;
+	s->admitted = client.family != 0;
 	s->id = ++w->next_session_id * 64 + w->id;
 	s->start_ms = s->last_ms = now;
 	evloop_io_init(&s->bio);
@@ -537,6 +590,8 @@ session_accept(struct worker *w, int fd)
 	pump_init(&s->down);
 	if (evloop_io_add(w->loop, &s->cio, fd,
 	    EVLOOP_IN | EVLOOP_OUT | EVLOOP_EDGE, client_cb, s) == -1) {
+		if (s->admitted)
+			limits_release(worker_limits(w), &s->client);
 		counter_sub(worker_conn_gauge(w), 1);
 		worker_count_error(w, PROTO_ERR_RESOURCE);
 		close(fd);

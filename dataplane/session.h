@@ -7,7 +7,9 @@
 #define TCPFWD_DP_SESSION_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
+#include "../common/addr.h"
 #include "../common/evloop.h"
 #include "lb.h"
 #include "pump.h"
@@ -40,12 +42,16 @@ struct session {
 	uint8_t ntried;
 	uint8_t in_ready;
 	uint8_t edge_seen;          /* a client event came before forwarding */
+	uint8_t admitted;           /* counted in the per-source limits */
+	struct addr client;         /* set when admitted */
 	struct backend *tried[LB_MAX_TRIES];
 };
 
-/* Takes an accepted client fd: holds, dials or hands it a pooled socket.
- * On failure the fd is closed and the error counted. */
-void session_accept(struct worker *w, int fd);
+/* Takes an accepted client fd from peer: checks the admission limits,
+ * then holds it, dials or hands it a pooled socket. On failure the fd is
+ * closed and the error counted. */
+void session_accept(struct worker *w, int fd, const struct sockaddr *peer,
+    socklen_t peerlen);
 
 /* Timer work: dial and wait deadlines, idle and drain timeouts. */
 void session_sweep(struct worker *w, uint64_t now);

@@ -15,6 +15,7 @@
 
 #include "../common/log.h"
 #include "backend.h"
+#include "limits.h"
 #include "pipes.h"
 #include "pool.h"
 #include "session.h"
@@ -33,12 +34,19 @@ struct workers {
 	atomic_bool stop_accepting;
 	atomic_bool shutdown;
 	atomic_uint conns;              /* client connections, all workers */
+	struct limits *limits;
 };
 
 atomic_uint *
 worker_conn_gauge(struct worker *w)
 {
 	return &w->group->conns;
+}
+
+struct limits *
+worker_limits(struct worker *w)
+{
+	return w->group->limits;
 }
 
 static unsigned
@@ -258,6 +266,10 @@ workers_start(unsigned n, const int *listen_fds,
 	g->w = calloc(n, sizeof(*g->w));
 	if (g->w == NULL)
 		goto fail_free_group;
+	if (limits_new(&settings->limits, &g->limits) == -1) {
+		free(g->w);
+		goto fail_free_group;
+	}
 	pthread_mutex_init(&g->lock, NULL);
 	g->n = n;
 	g->settings = *settings;
@@ -299,6 +311,7 @@ fail_fini:
 	for (i = started + 1; i < n; i++)
 		close(listen_fds[i]);
 	activeset_unref(g->set);
+	limits_free(g->limits);
 	free(g->w);
 fail_free_group:
 	free(g);
@@ -341,6 +354,7 @@ workers_publish_settings(struct workers *g, const struct dp_settings *s)
 	g->settings = *s;
 	g->settings.nworkers = g->n;
 	pthread_mutex_unlock(&g->lock);
+	limits_configure(g->limits, &s->limits);
 	publish(g);
 }
 
@@ -400,6 +414,7 @@ workers_free(struct workers *g)
 	for (i = 0; i < g->n; i++)
 		worker_fini(&g->w[i]);
 	activeset_unref(g->set);
+	limits_free(g->limits);
 	pthread_mutex_destroy(&g->lock);
 	free(g->w);
 	free(g);

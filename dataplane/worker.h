@@ -28,6 +28,7 @@ struct workers;
 /* What a worker takes from the configuration; swapped whole on reload. */
 struct dp_settings {
 	struct pools_conf pools;
+	struct limits_conf limits;
 	uint64_t keepalive_ms;
 	uint32_t max_connections;
 	size_t pipe_size;
@@ -103,6 +104,9 @@ void workers_free(struct workers *g);
 
 /* The group-wide count of client connections, for max_connections. */
 atomic_uint *worker_conn_gauge(struct worker *w);
+
+/* The per-client-IP limits shared by the group's workers. */
+struct limits *worker_limits(struct worker *w);
 
 void session_list_append(struct session_list *l, struct session *s);
 void session_list_remove(struct session_list *l, struct session *s);

@@ -41,6 +41,9 @@ static const char *const proto_err_kind_names[PROTO_ERR_COUNT] = {
 	[PROTO_ERR_CLIENT_RESET] = "client_reset",
 	[PROTO_ERR_POOL_STALE] = "pool_stale",
 	[PROTO_ERR_RESOURCE] = "resource",
+	[PROTO_ERR_SOURCE_LIMIT] = "source_limit",
+	[PROTO_ERR_RATE_LIMIT] = "rate_limited",
+	[PROTO_ERR_BACKEND_FULL] = "backend_full",
 };
 
 static bool proto_depth_ok(const unsigned char *, size_t, int);

@@ -44,6 +44,9 @@ enum proto_err_kind {
 	PROTO_ERR_CLIENT_RESET,   /* client failed mid-stream */
 	PROTO_ERR_POOL_STALE,     /* pooled socket found closed, discarded */
 	PROTO_ERR_RESOURCE,       /* out of memory or descriptors */
+	PROTO_ERR_SOURCE_LIMIT,   /* limits.per_source_ip.max_connections */
+	PROTO_ERR_RATE_LIMIT,     /* limits.per_source_ip.rate */
+	PROTO_ERR_BACKEND_FULL,   /* every backend at per_backend cap */
 	PROTO_ERR_COUNT
 };
 

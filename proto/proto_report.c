@@ -17,7 +17,8 @@
  *    "errors":{"no_backend":N,"dial_failed":N,"max_connections":N,
  *              "accept":N,"idle_timeout":N,"drain_timeout":N,
  *              "backend_reset":N,"client_reset":N,"pool_stale":N,
- *              "resource":N},
+ *              "resource":N,"source_limit":N,"rate_limited":N,
+ *              "backend_full":N},
  *    "duration_buckets":[N x PROTO_DURATION_BUCKETS],
  *    "backends":[                         0 .. PROTO_MAX_REPORT_BACKENDS
  *      {"addr":"1.2.3.4:80", "active":true,

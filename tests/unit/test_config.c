@@ -213,6 +213,15 @@ assert_config_equal(const struct config *a, const struct config *b)
 	    b->controlplane.state_file);
 	assert_true(addr_equal(&a->admin.listen_addr, &b->admin.listen_addr));
 	assert_string_equal(a->admin.token_file, b->admin.token_file);
+	assert_int_equal(a->limits.per_source_max_connections,
+	    b->limits.per_source_max_connections);
+	assert_int_equal(a->limits.per_source_rate, b->limits.per_source_rate);
+	assert_int_equal(a->limits.per_source_burst,
+	    b->limits.per_source_burst);
+	assert_int_equal(a->limits.per_source_tracked,
+	    b->limits.per_source_tracked);
+	assert_int_equal(a->limits.per_backend_max_connections,
+	    b->limits.per_backend_max_connections);
 }
 
 /* The defaults as a load with folder DIR sees them. */
@@ -436,7 +445,15 @@ static const char full_yaml[] =
     "  state_file: /var/lib/tcpfwd/cp.json\n"
     "admin:\n"
     "  listen_addr: 0.0.0.0:9099\n"
-    "  token_file: /etc/tcpfwd/token\n";
+    "  token_file: /etc/tcpfwd/token\n"
+    "limits:\n"
+    "  per_source_ip:\n"
+    "    max_connections: 64\n"
+    "    rate: 20\n"
+    "    burst: 40\n"
+    "    tracked: 1024\n"
+    "  per_backend:\n"
+    "    max_connections: 900\n";
 
 static void
 test_every_key(void **state)
@@ -521,6 +538,11 @@ test_every_key(void **state)
 	    "/var/lib/tcpfwd/cp.json");
 	assert_string_equal(addr_str(&cfg.admin.listen_addr), "0.0.0.0:9099");
 	assert_string_equal(cfg.admin.token_file, "/etc/tcpfwd/token");
+	assert_int_equal(cfg.limits.per_source_max_connections, 64);
+	assert_int_equal(cfg.limits.per_source_rate, 20);
+	assert_int_equal(cfg.limits.per_source_burst, 40);
+	assert_int_equal(cfg.limits.per_source_tracked, 1024);
+	assert_int_equal(cfg.limits.per_backend_max_connections, 900);
 }
 
 static void
@@ -699,7 +721,7 @@ test_error_unknown_keys(void **state)
 	load_fails("servr:\n  backlog: 1\n",
 	    "t.yaml:1:1: servr: unknown key (expected one of: server, "
 	    "logging, metrics, remotes, pools, ipc, dataplane, controlplane, "
-	    "admin)", NULL);
+	    "admin, limits)", NULL);
 	load_fails("server:\n  listen: 1.2.3.4:5\n",
 	    "t.yaml:2:3: server.listen: unknown key (expected one of: "
 	    "listen_addr, backlog, keepalive)", NULL);
@@ -711,7 +733,7 @@ test_error_unknown_keys(void **state)
 	load_fails("Server: {}\n",
 	    "t.yaml:1:1: Server: unknown key (expected one of: server, "
 	    "logging, metrics, remotes, pools, ipc, dataplane, controlplane, "
-	    "admin)", NULL);
+	    "admin, limits)", NULL);
 	/* The value of an unknown key is skipped whole, nested or not. */
 	load_fails("pools:\n  extra:\n    a: [1, {b: 2}]\n    c: 3\n"
 	    "  algorithm: random\n",
@@ -720,8 +742,8 @@ test_error_unknown_keys(void **state)
 	/* Odd bytes in a key are shown safely. */
 	load_fails("\"a\\tb\": 1\n",
 	    "t.yaml:1:1: a?b: unknown key (expected one of: server, logging, "
-	    "metrics, remotes, pools, ipc, dataplane, controlplane, admin)",
-	    NULL);
+	    "metrics, remotes, pools, ipc, dataplane, controlplane, admin, "
+	    "limits)", NULL);
 }
 
 static void
@@ -1435,7 +1457,7 @@ test_hostile_inputs(void **state)
 	hostile[o + 20000] = '\0';
 	load_fails(hostile,
 	    "t.yaml:1:1: a: unknown key (expected one of: server, logging, "
-	    "metrics, remotes, pools, ipc, dataplane, controlplane, admin)",
+	    "metrics, remotes, pools, ipc, dataplane, controlplane, admin, limits)",
 	    "t.yaml:2:1: syntax error: did not find expected node content "
 	    "(while parsing a flow node at line 2, column 1)", NULL);
 
@@ -1468,7 +1490,7 @@ test_hostile_inputs(void **state)
 	load_fails(hostile,
 	    "t.yaml:1:1: kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...: unknown "
 	    "key (expected one of: server, logging, metrics, remotes, pools, "
-	    "ipc, dataplane, controlplane, admin)", NULL);
+	    "ipc, dataplane, controlplane, admin, limits)", NULL);
 	o = (size_t)snprintf(hostile, sizeof(hostile), "ipc: {url: \"");
 	memset(hostile + o, 'u', 100000);
 	snprintf(hostile + o + 100000, sizeof(hostile) - o - 100000, "\"}");
