@@ -570,6 +570,7 @@ cp_ctl() {
 	local name=$1
 	shift
 	tfwd_running "$name" || fail "cp_ctl: $name is not running"
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	timeout 5 bash -c 'printf "%s\n" "${@:2}" >"$1"' _ \
 		"$TMP/$name.ctl" "$@" || fail "cp_ctl: cannot write to $name"
 }

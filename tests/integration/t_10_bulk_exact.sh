@@ -14,7 +14,6 @@ tfwd_tmpdir
 require_bin tcpfwd-dataplane tfwd-backend tfwd-client tfwd-cp
 
 M64=$((64 * 1024 * 1024))
-M8=$((8 * 1024 * 1024))
 ECHO=127.0.0.2:$(free_port)
 VERIFY=127.0.0.3:$(free_port)
 SINK=127.0.0.4:$(free_port)

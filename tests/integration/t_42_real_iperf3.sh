@@ -32,7 +32,10 @@ for dir in up down; do
 	log "iperf3 $dir: $bytes bytes received, $gbps Gbit/s"
 	assert_ge "$bytes" 1000000 "iperf3 $dir: bytes received"
 	assert_eq "$(jq -r '.error // "none"' "$TMP/$dir.json")" none "iperf3 $dir: error"
-	eval "${dir}_bytes=$bytes"
+	case $dir in
+	up) up_bytes=$bytes ;;
+	down) down_bytes=$bytes ;;
+	esac
 done
 
 dp_assert_idle cp
