@@ -9,7 +9,11 @@
 #
 # PATTERN (an extended regex) keeps only the tests whose file name matches.
 # TFWD_TEST_TIMEOUT overrides the 300 s limit; TFWD_VERBOSE=1 prints every
-# test's output, not only that of failed ones.
+# test's output, not only that of failed ones. TFWD_JOBS (default 2) tests
+# run at once: most of a scenario's time is waiting (timeouts, drains,
+# probe rounds), and every test uses its own ports, folders and namespaces.
+# A test whose header has the line "# tfwd-serial" runs alone, after the
+# others.
 
 set -u
 
@@ -46,14 +50,12 @@ fi
 
 pass=0 fail=0 skip=0
 failed=()
-t_all=$(date +%s%N)
-for t in "${tests[@]}"; do
-	name=$(basename "$t" .sh)
-	out=$logdir/$name.out
-	t0=$(date +%s%N)
-	rc=0
-	timeout -k 10 "$limit" bash "$t" </dev/null >"$out" 2>&1 || rc=$?
-	dt=$((($(date +%s%N) - t0) / 1000000))
+jobs=${TFWD_JOBS:-2}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+
+# report NAME RC MS: one line per finished test (and its output on failure)
+report() {
+	local name=$1 rc=$2 dt=$3 out=$logdir/$1.out secs what why
 	secs=$(printf '%d.%03d' $((dt / 1000)) $((dt % 1000)))
 	case $rc in
 	0)
@@ -80,6 +82,57 @@ for t in "${tests[@]}"; do
 	if [ "${TFWD_VERBOSE:-0}" = 1 ] && { [ "$rc" = 0 ] || [ "$rc" = 77 ]; }; then
 		sed 's/^/    /' "$out"
 	fi
+}
+
+# one TEST: runs it and leaves "RC MS" in $logdir/NAME.rc
+one() {
+	local t=$1 name rc=0 t0
+	name=$(basename "$t" .sh)
+	t0=$(date +%s%N)
+	timeout -k 10 "$limit" bash "$t" </dev/null >"$logdir/$name.out" 2>&1 ||
+	    rc=$?
+	echo "$rc $((($(date +%s%N) - t0) / 1000000))" >"$logdir/$name.rc"
+}
+
+# collect: reports every test that finished since the last call
+declare -A reported=()
+collect() {
+	local f name rc dt
+	for f in "$logdir"/*.rc; do
+		[ -f "$f" ] || continue
+		name=$(basename "$f" .rc)
+		[ -z "${reported[$name]:-}" ] || continue
+		reported[$name]=1
+		read -r rc dt <"$f"
+		report "$name" "$rc" "$dt"
+	done
+}
+
+parallel=() serial=()
+for t in "${tests[@]}"; do
+	if grep -q '^# tfwd-serial' "$t"; then
+		serial+=("$t")
+	else
+		parallel+=("$t")
+	fi
+done
+
+t_all=$(date +%s%N)
+running=0
+for t in "${parallel[@]}"; do
+	while [ "$running" -ge "$jobs" ]; do
+		wait -n 2>/dev/null
+		running=$((running - 1))
+		collect
+	done
+	one "$t" &
+	running=$((running + 1))
+done
+wait
+collect
+for t in "${serial[@]}"; do
+	one "$t"
+	collect
 done
 dt=$((($(date +%s%N) - t_all) / 1000000000))
 echo "integration: ${#tests[@]} tests, $pass passed, $fail failed, $skip skipped in ${dt}s"

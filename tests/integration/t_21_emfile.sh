@@ -10,6 +10,7 @@
 # failed with EMFILE and every queued client was accepted and dropped).
 # Afterwards new clients are served normally.
 
+# tfwd-serial: measures CPU or rates; alone on the machine
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"

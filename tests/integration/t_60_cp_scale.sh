@@ -17,6 +17,7 @@
 # whose shadow memory dwarfs the figures; the /8 against /16 comparison
 # holds there too).
 
+# tfwd-serial: measures CPU or rates; alone on the machine
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
