@@ -248,6 +248,15 @@ fuzz-short: $(FUZZERS)
 fuzz: $(FUZZERS)
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# ---- soak (issue 5; not in `make test`) -----------------------------------
+
+.PHONY: soak
+
+# make soak DURATION=600: mixed load with control-plane kills and data-plane
+# upgrades for DURATION seconds; see tests/soak/soak.sh.
+soak: all
+	tests/soak/soak.sh $(BUILD) $(or $(DURATION),600)
+
 # ---- bench, demo, install ------------------------------------------------
 
 bench: deps all
