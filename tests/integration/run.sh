@@ -13,7 +13,10 @@
 # run at once: most of a scenario's time is waiting (timeouts, drains,
 # probe rounds), and every test uses its own ports, folders and namespaces.
 # A test whose header has the line "# tfwd-serial" runs alone, after the
-# others.
+# others. TFWD_TEST_DIR, TFWD_TEST_GLOB and TFWD_SUITE (default: this
+# folder, t_*.sh, "integration") let another suite use this runner
+# (tests/faults/run.sh); TFWD_SHOW (an extended regex) prints the matching
+# lines of every passed test's output (the fault suite's RESULT lines).
 
 set -u
 
@@ -30,13 +33,15 @@ pattern=${2:-}
 [ -d "$build" ] || { echo "$0: no build folder $build" >&2; exit 2; }
 TFWD_BUILD=$(cd "$build" && pwd)
 export TFWD_BUILD
-here=$(cd "$(dirname "$0")" && pwd)
+here=${TFWD_TEST_DIR:-$(cd "$(dirname "$0")" && pwd)}
+glob=${TFWD_TEST_GLOB:-t_*.sh}
+suite=${TFWD_SUITE:-integration}
 limit=${TFWD_TEST_TIMEOUT:-300}
 logdir=$(mktemp -d /tmp/tfwd-it.XXXXXX) || exit 1
 trap 'rm -rf "$logdir"' EXIT
 
 tests=()
-for t in "$here"/t_*.sh; do
+for t in "$here"/$glob; do
 	[ -f "$t" ] || continue
 	if [ -n "$pattern" ] && ! basename "$t" | grep -Eq -- "$pattern"; then
 		continue
@@ -78,6 +83,9 @@ report() {
 		echo "---- end of $name ----"
 		;;
 	esac
+	if [ -n "${TFWD_SHOW:-}" ] && [ "$rc" = 0 ]; then
+		grep -E -- "$TFWD_SHOW" "$out" | sed 's/^/    /'
+	fi
 	# failures were printed above already
 	if [ "${TFWD_VERBOSE:-0}" = 1 ] && { [ "$rc" = 0 ] || [ "$rc" = 77 ]; }; then
 		sed 's/^/    /' "$out"
@@ -135,7 +143,7 @@ for t in "${serial[@]}"; do
 	collect
 done
 dt=$((($(date +%s%N) - t_all) / 1000000000))
-echo "integration: ${#tests[@]} tests, $pass passed, $fail failed, $skip skipped in ${dt}s"
+echo "$suite: ${#tests[@]} tests, $pass passed, $fail failed, $skip skipped in ${dt}s"
 if [ "$fail" -gt 0 ]; then
 	echo "failed: ${failed[*]}"
 	exit 1
