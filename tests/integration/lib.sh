@@ -24,6 +24,7 @@ declare -gA TFWD_PIDS=()	# name -> pid
 declare -gA TFWD_STATUS=()	# name -> exit status, once stopped
 declare -ga TFWD_ORDER=()	# names, in start order
 declare -ga TFWD_NETNS=()	# namespaces we created
+declare -ga TFWD_WRAP_ARGS=()	# $TFWD_WRAP, split (see tfwd_wrap)
 TMP=${TMP:-}
 
 # tfwd_tmpdir: makes $TMP (mktemp under /tmp) and installs the EXIT trap
@@ -463,24 +464,46 @@ EOF
 
 # ---- the daemons ------------------------------------------------------------
 
+# TFWD_WRAP: a command line put before the daemons' in start_dataplane and
+# start_controlplane, split on blanks (no quoting), e.g.
+#	TFWD_WRAP="valgrind --leak-check=full --error-exitcode=99"
+# The wrapper must run the daemon in its own process (valgrind, setpriv,
+# runuser, taskset, env) so that the recorded PID is the daemon's. Ports
+# get TFWD_WRAP_WAIT seconds (30) instead of 10 to open under a wrapper.
+# Unset or empty: the daemons start as they are.
+tfwd_wrap() {
+	TFWD_WRAP_ARGS=()
+	[ -n "${TFWD_WRAP:-}" ] || return 0
+	read -r -a TFWD_WRAP_ARGS <<<"$TFWD_WRAP"
+}
+tfwd_wrap_wait() {
+	[ -n "${TFWD_WRAP:-}" ] && echo "${TFWD_WRAP_WAIT:-30}" || echo 10
+}
+
 # start_dataplane NAME CONFIG [ARGS...]: starts tcpfwd-dataplane -c CONFIG
-# and waits until $LISTEN (from write_config) listens.
+# (under $TFWD_WRAP when set) and waits until $LISTEN (from write_config)
+# listens.
 start_dataplane() {
 	local name=$1 cfg=$2
 	shift 2
 	require_bin tcpfwd-dataplane
-	tfwd_start "$name" "$TFWD_BIN/tcpfwd-dataplane" -c "$cfg" "$@"
-	wait_port "${LISTEN%:*}" "${LISTEN##*:}"
+	tfwd_wrap
+	tfwd_start "$name" "${TFWD_WRAP_ARGS[@]}" \
+		"$TFWD_BIN/tcpfwd-dataplane" -c "$cfg" "$@"
+	wait_port "${LISTEN%:*}" "${LISTEN##*:}" "$(tfwd_wrap_wait)"
 }
 
 # start_controlplane NAME CONFIG [ARGS...]: starts tcpfwd-controlplane -c
-# CONFIG and waits until $ADMIN (from write_config) listens.
+# CONFIG (under $TFWD_WRAP when set) and waits until $ADMIN (from
+# write_config) listens.
 start_controlplane() {
 	local name=$1 cfg=$2
 	shift 2
 	require_bin tcpfwd-controlplane
-	tfwd_start "$name" "$TFWD_BIN/tcpfwd-controlplane" -c "$cfg" "$@"
-	wait_port "${ADMIN%:*}" "${ADMIN##*:}"
+	tfwd_wrap
+	tfwd_start "$name" "${TFWD_WRAP_ARGS[@]}" \
+		"$TFWD_BIN/tcpfwd-controlplane" -c "$cfg" "$@"
+	wait_port "${ADMIN%:*}" "${ADMIN##*:}" "$(tfwd_wrap_wait)"
 }
 
 # admin_get PATH: GET http://$ADMIN/PATH, body on stdout; fails on an HTTP
