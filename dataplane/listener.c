@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -63,6 +64,51 @@ listener_open(const struct addr *a, uint32_t backlog, uint64_t keepalive_ms,
 fail_close:
 	close(fd);
 	return -1;
+}
+
+int
+listener_adopt(int fd, const struct addr *a, uint32_t backlog,
+    uint64_t keepalive_ms, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss), olen;
+	char want[ADDR_STRLEN], got[ADDR_STRLEN];
+	int type = 0, proto = 0, listening = 0, flags;
+	struct addr bound;
+
+	olen = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1 ||
+	    (olen = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_PROTOCOL,
+	    &proto, &olen)) == -1 ||
+	    (olen = sizeof(int), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN,
+	    &listening, &olen)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(err, errlen, "inherited descriptor %d: %s", fd,
+		    strerror(errno));
+		return -1;
+	}
+	if (type != SOCK_STREAM || proto != IPPROTO_TCP || !listening ||
+	    addr_from_sockaddr((struct sockaddr *)&ss, len, &bound) == -1) {
+		snprintf(err, errlen, "inherited descriptor %d is not a "
+		    "listening TCP socket", fd);
+		return -1;
+	}
+	addr_format(a, want, sizeof(want));
+	if (!addr_equal(&bound, a)) {
+		snprintf(err, errlen, "server.listen_addr is %s but the "
+		    "running process listens on %s: moving the port needs a "
+		    "restart", want, addr_format(&bound, got, sizeof(got)));
+		return -1;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    listen(fd, (int)backlog) == -1) {
+		snprintf(err, errlen, "inherited listener on %s: %s", want,
+		    strerror(errno));
+		return -1;
+	}
+	dial_sockopts(fd, keepalive_ms, true);
+	return 0;
 }
 
 static void

@@ -29,6 +29,14 @@ struct listener {
 int listener_open(const struct addr *a, uint32_t backlog,
     uint64_t keepalive_ms, char *err, size_t errlen);
 
+/* Checks that fd, received from the process this one replaces, is a
+ * listening TCP socket bound to a, and applies backlog and keepalive_ms as
+ * listener_open() would (no new bind: the socket and its queue of clients
+ * stay as they are). Returns 0, or -1 with a reason in err (fd untouched,
+ * still the caller's). */
+int listener_adopt(int fd, const struct addr *a, uint32_t backlog,
+    uint64_t keepalive_ms, char *err, size_t errlen);
+
 /* Starts accepting on fd inside w's loop (takes the fd). Returns 0/-1. */
 int listener_start(struct listener *l, struct worker *w, int fd);
 

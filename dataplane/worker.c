@@ -163,6 +163,7 @@ sweep_cb(struct evloop *loop, struct evloop_timer *t)
 	uint64_t now = evloop_now(loop);
 	unsigned i;
 
+	atomic_fetch_add_explicit(&w->beats, 1, memory_order_relaxed);
 	session_sweep(w, now);
 	for (i = 0; w->pools != NULL && i < w->set->n; i++)
 		if (w->pools[i] != NULL)
@@ -392,6 +393,25 @@ unsigned
 workers_sessions(struct workers *g)
 {
 	return counter_get(&g->conns);
+}
+
+bool
+workers_progressed(struct workers *g, unsigned *stuck)
+{
+	bool all = true;
+	uint64_t beats;
+	unsigned i;
+
+	for (i = 0; i < g->n; i++) {
+		beats = atomic_load_explicit(&g->w[i].beats,
+		    memory_order_relaxed);
+		if (beats == g->w[i].beats_seen && all) {
+			*stuck = i;
+			all = false;
+		}
+		g->w[i].beats_seen = beats;
+	}
+	return all;
 }
 
 unsigned

@@ -77,6 +77,8 @@ struct worker {
 	struct evloop_timer sweep_timer;
 	struct evloop_timer scale_timer;
 	struct worker_stats stats;
+	atomic_uint_least64_t beats;  /* sweeps run; read by the watchdog */
+	uint64_t beats_seen;          /* main thread only */
 };
 
 /* Starts n workers, one per listening fd (the workers take the fds).
@@ -95,12 +97,16 @@ void workers_stop_accepting(struct workers *g);
 void workers_stats(struct workers *g, struct proto_report *r);
 /* Client connections open, all workers. */
 unsigned workers_sessions(struct workers *g);
+/* True when every worker's loop has run (its sweep timer fired) since the
+ * previous call or the start; otherwise false with the first that has not
+ * in *stuck. For the watchdog: main thread only. */
+bool workers_progressed(struct workers *g, unsigned *stuck);
 /* Number of workers. */
 unsigned workers_count(const struct workers *g);
 /* Stops the loops (closing what is left), joins the threads, frees. */
 void workers_free(struct workers *g);
 
-/* ---- used inside worker threads ---------------------------------------- */
+/* ---- used inside worker threads ----------------------------------------- */
 
 /* The group-wide count of client connections, for max_connections. */
 atomic_uint *worker_conn_gauge(struct worker *w);
