@@ -48,6 +48,7 @@ DP_LIB_SRCS := \
 	dataplane/activeset.c \
 	dataplane/backend.c \
 	dataplane/dial.c \
+	dataplane/handover.c \
 	dataplane/lb.c \
 	dataplane/limits.c \
 	dataplane/listener.c \
