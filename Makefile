@@ -59,7 +59,7 @@ DP_LIB_SRCS := \
 	dataplane/report.c \
 	dataplane/session.c \
 	dataplane/worker.c
-DP_MAIN_SRCS := dataplane/dp_main.c
+DP_MAIN_SRCS := dataplane/dp_main.c dataplane/dp_upgrade.c
 
 # The status page (controlplane/status_page.html) as a C array, generated
 # with od and sed so the binary serves it with no file to install.

@@ -1,7 +1,8 @@
 /*
  * tcpfwd-dataplane: options, start-up order, signals, and the main
  * thread's loop, which holds the channel to the control plane, applies new
- * active sets, writes the state file and sends a report every second.
+ * active sets, writes the state file, sends a report every second, talks
+ * to systemd (common/notify) and drives hitless upgrades (dp_upgrade.c).
  * The workers do all the forwarding.
  */
 #define LOG_MODULE LOGM_MAIN
@@ -21,40 +22,23 @@
 #include "../common/ipc.h"
 #include "../common/iplist.h"
 #include "../common/log.h"
+#include "../common/notify.h"
 #include "../common/state.h"
 #include "../common/version.h"
 #include "../proto/proto.h"
 #include "activeset.h"
 #include "backend.h"
+#include "dp.h"
+#include "handover.h"
 #include "listener.h"
 #include "report.h"
 #include "worker.h"
 
 #define REPORT_MS 1000
 #define DRAIN_CHECK_MS 100
-#define MAX_WORKERS 64
-
-struct dp {
-	struct config cfg;
-	struct evloop *loop;
-	struct ipc *ipc;
-	struct evloop_io ipc_io;
-	struct evloop_io peer_io;
-	struct evloop_io sig_io;
-	struct workers *workers;
-	struct backend_registry registry;
-	struct activeset *set;       /* the set being served, or NULL */
-	char dp_id[PROTO_ID_LEN + 1];
-	uint64_t start_ms;
-	uint64_t ipc_dropped;
-	uint64_t ipc_dropped_logged;
-	bool stopping;
-	uint64_t stop_deadline_ms;
-	struct evloop_timer report_timer;
-	struct evloop_timer drain_timer;
-	struct proto_report *report;
-	struct proto_active_set *msg;
-};
+/* A worker whose sweep timer has not fired for this long is hung: the
+ * watchdog pings stop. */
+#define WORKER_STALL_MS 2000
 
 static void
 usage(FILE *f)
@@ -66,8 +50,21 @@ usage(FILE *f)
 	    "file, then exit\n"
 	    "  -h, --help         this help\n"
 	    "  -V, --version      print the version\n"
-	    "Signals: TERM/INT drain and stop (twice: stop now), HUP reload "
-	    "logging and pool settings.\n");
+	    "Signals:\n"
+	    "  TERM, INT  stop accepting, let open connections finish for up "
+	    "to\n"
+	    "             pools.common.drain_timeout, exit (twice: exit now)\n"
+	    "  HUP        reload the logging and pool settings\n"
+	    "  USR2       hitless upgrade or restart (systemctl reload): start "
+	    "the\n"
+	    "             binary on disk with the same arguments and hand it "
+	    "the\n"
+	    "             listening sockets and the active set; once it "
+	    "serves,\n"
+	    "             this process stops accepting, drains as on TERM and "
+	    "exits;\n"
+	    "             if it fails within %d s, this one keeps serving\n",
+	    HANDOVER_TIMEOUT_MS / 1000);
 }
 
 static void
@@ -81,8 +78,8 @@ settings_from_config(const struct config *cfg, struct dp_settings *s)
 	s->pipe_size = (size_t)cfg->dataplane.pipe_size;
 }
 
-static unsigned
-worker_count(const struct config *cfg)
+unsigned
+dp_worker_count(const struct config *cfg)
 {
 	long n = cfg->dataplane.workers;
 
@@ -90,7 +87,7 @@ worker_count(const struct config *cfg)
 		n = sysconf(_SC_NPROCESSORS_ONLN);
 	if (n < 1)
 		n = 1;
-	return n > MAX_WORKERS ? MAX_WORKERS : (unsigned)n;
+	return n > DP_MAX_WORKERS ? DP_MAX_WORKERS : (unsigned)n;
 }
 
 static void
@@ -110,9 +107,8 @@ log_set_change(const struct activeset *set, const char *source)
 	    set->reason);
 }
 
-/* Makes m the served set. Returns 0, or -1 when memory ran out. */
-static int
-apply_set(struct dp *dp, const struct proto_active_set *m, bool persist,
+int
+dp_apply_set(struct dp *dp, const struct proto_active_set *m, bool persist,
     const char *source)
 {
 	struct activeset *set;
@@ -131,19 +127,23 @@ apply_set(struct dp *dp, const struct proto_active_set *m, bool persist,
 	activeset_unref(dp->set);
 	dp->set = set;
 	log_set_change(set, source);
-	if (!persist)
-		return 0;
+	/* Kept encoded: the state file and an upgrade's offer. */
 	buf = proto_encode_active_set(m, &len);
-	if (buf == NULL || state_write(dp->cfg.dataplane.state_file, buf,
-	    len) == -1)
+	if (buf == NULL)
+		log_warnx("cannot encode active set %llu",
+		    (unsigned long long)m->generation);
+	free(dp->set_buf);
+	dp->set_buf = buf;
+	dp->set_len = buf != NULL ? len : 0;
+	if (persist && (buf == NULL || state_write(
+	    dp->cfg.dataplane.state_file, buf, len) == -1))
 		log_warn("cannot write state file %s",
 		    dp->cfg.dataplane.state_file);
-	free(buf);
 	return 0;
 }
 
-static void
-load_state(struct dp *dp)
+void
+dp_load_state(struct dp *dp)
 {
 	const char *path = dp->cfg.dataplane.state_file;
 	char err[256], *buf;
@@ -161,7 +161,7 @@ load_state(struct dp *dp)
 	    == -1)
 		log_warnx("ignoring state file %s: %s", path, err);
 	else
-		apply_set(dp, dp->msg, false, "the state file");
+		dp_apply_set(dp, dp->msg, false, "the state file");
 	free(buf);
 }
 
@@ -194,7 +194,67 @@ handle_message(struct dp *dp, const void *buf, size_t len)
 	}
 	if (!activeset_is_newer(dp->set, dp->msg))
 		return;
-	apply_set(dp, dp->msg, true, "the control plane");
+	dp_apply_set(dp, dp->msg, true, "the control plane");
+}
+
+/* ---- systemd (common/notify) -------------------------------------------- */
+
+void
+dp_notify_status(struct dp *dp)
+{
+	unsigned conns = workers_sessions(dp->workers);
+
+	if (dp->handed_over)
+		return;
+	if (dp->stopping)
+		notify_status("stopping: draining %u connections", conns);
+	else if (dp->set == NULL)
+		notify_status("no active set yet (waiting for the control "
+		    "plane), %u connections", conns);
+	else
+		notify_status("serving generation %llu, %u connections, %u "
+		    "backends%s", (unsigned long long)dp->set->generation,
+		    conns, dp->set->n, dp->upgrade != NULL ?
+		    "; upgrading" : "");
+}
+
+/* WATCHDOG=1 from the main loop, and only while every worker's loop runs
+ * too: a hung main loop sends nothing, a hung worker withholds it. */
+static void
+watchdog_cb(struct evloop *loop, struct evloop_timer *t)
+{
+	struct dp *dp = t->arg;
+	uint64_t now = evloop_now(loop);
+	unsigned stuck = 0;
+
+	if (workers_progressed(dp->workers, &stuck)) {
+		dp->workers_ok_ms = now;
+		if (dp->watchdog_held)
+			log_info("watchdog: every worker runs again");
+		dp->watchdog_held = false;
+	}
+	if (now - dp->workers_ok_ms <= WORKER_STALL_MS) {
+		notify_watchdog();
+	} else if (!dp->watchdog_held) {
+		dp->watchdog_held = true;
+		log_warnx("watchdog: worker %u has not run for %llu ms; "
+		    "withholding the watchdog ping", stuck,
+		    (unsigned long long)(now - dp->workers_ok_ms));
+	}
+	evloop_timer_start(loop, t, dp->watchdog_ms);
+}
+
+static void
+watchdog_start(struct dp *dp)
+{
+	dp->watchdog_ms = notify_watchdog_interval_ms();
+	if (dp->watchdog_ms == 0)
+		return;
+	dp->watchdog_ms = dp->watchdog_ms > 1 ? dp->watchdog_ms / 2 : 1;
+	dp->workers_ok_ms = evloop_now(dp->loop);
+	evloop_timer_init(&dp->watchdog_timer, watchdog_cb, dp);
+	evloop_timer_start(dp->loop, &dp->watchdog_timer, dp->watchdog_ms);
+	notify_watchdog();
 }
 
 static void
@@ -213,6 +273,7 @@ send_report(struct dp *dp)
 
 	registry_update(&dp->registry, dp->set);
 	report_build(dp->report, &src, evloop_now(dp->loop));
+	dp_notify_status(dp);
 	buf = proto_encode_report(dp->report, &len);
 	if (buf == NULL) {
 		log_warnx("cannot encode a report");
@@ -333,6 +394,18 @@ drain_cb(struct evloop *loop, struct evloop_timer *t)
 	evloop_timer_start(loop, t, DRAIN_CHECK_MS);
 }
 
+void
+dp_begin_drain(struct dp *dp)
+{
+	dp->stopping = true;
+	dp->stop_deadline_ms = evloop_now(dp->loop) +
+	    dp->cfg.pools.common.drain_timeout_ms;
+	workers_stop_accepting(dp->workers);
+	/* The workers close their copies: the fds are no longer ours. */
+	dp->nlisten = 0;
+	evloop_timer_start(dp->loop, &dp->drain_timer, 0);
+}
+
 static void
 signal_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 {
@@ -344,25 +417,49 @@ signal_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 		switch (si.ssi_signo) {
 		case SIGHUP:
 			log_info("SIGHUP: reloading");
+			if (!dp->handed_over)
+				notify_reloading();
 			log_reopen();
 			reload(dp);
+			if (!dp->handed_over && dp->upgrade == NULL)
+				notify_ready();
+			dp_notify_status(dp);
+			break;
+		case SIGUSR2:
+			dp_upgrade_start(dp);
+			break;
+		case SIGCHLD:
+			dp_upgrade_reap(dp);
 			break;
 		case SIGTERM:
 		case SIGINT:
-			if (dp->stopping) {
+			if (dp->stop_signalled) {
 				log_info("second signal: stopping now");
 				evloop_stop(loop);
 				return;
 			}
-			dp->stopping = true;
-			dp->stop_deadline_ms = evloop_now(loop) +
-			    dp->cfg.pools.common.drain_timeout_ms;
+			dp->stop_signalled = true;
+			if (dp->handed_over) {
+				/* systemctl stop signals every process of
+				 * the unit: keep draining. */
+				log_info("stop signal: already draining for "
+				    "pid %ld (again: stop now)",
+				    (long)dp->successor);
+				break;
+			}
+			if (dp->upgrade != NULL) {
+				log_info("stopping: cancelling the upgrade to "
+				    "pid %ld", (long)handover_pid(dp->upgrade));
+				handover_free(dp->upgrade);
+				dp->upgrade = NULL;
+			}
+			notify_stopping();
 			log_info("stopping: no new connections, draining %u "
 			    "for up to %llu ms", workers_sessions(dp->workers),
 			    (unsigned long long)
 			    dp->cfg.pools.common.drain_timeout_ms);
-			workers_stop_accepting(dp->workers);
-			evloop_timer_start(loop, &dp->drain_timer, 0);
+			dp_begin_drain(dp);
+			dp_notify_status(dp);
 			break;
 		}
 	}
@@ -379,6 +476,8 @@ setup_signals(struct dp *dp)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -428,19 +527,33 @@ check_only(struct dp *dp)
 	return rc;
 }
 
-static void
-open_listeners(struct dp *dp, int *fds, unsigned n)
+int
+dp_open_listeners(struct dp *dp, unsigned n, char *err, size_t errlen)
 {
-	char err[256];
-	unsigned i;
+	unsigned first = dp->nlisten;
+	int fd;
 
-	for (i = 0; i < n; i++) {
-		fds[i] = listener_open(&dp->cfg.server.listen_addr,
+	while (dp->nlisten < n) {
+		fd = listener_open(&dp->cfg.server.listen_addr,
 		    dp->cfg.server.backlog, dp->cfg.server.keepalive_ms, err,
-		    sizeof(err));
-		if (fds[i] == -1)
-			fatalx("%s", err);
+		    errlen);
+		if (fd == -1) {
+			while (dp->nlisten > first)
+				close(dp->listen_fds[--dp->nlisten]);
+			return -1;
+		}
+		dp->listen_fds[dp->nlisten++] = fd;
 	}
+	return 0;
+}
+
+static void
+dp_free(struct dp *dp)
+{
+	free(dp->set_buf);
+	free(dp->report);
+	free(dp->msg);
+	free(dp);
 }
 
 int
@@ -456,8 +569,8 @@ main(int argc, char **argv)
 	const char *path = "config.yaml";
 	struct config_errors errs;
 	struct dp_settings settings;
-	int fds[MAX_WORKERS], ch, check = 0;
-	char err[256], name[ADDR_STRLEN];
+	int ch, check = 0, chan = -1, nw;
+	char err[512], name[ADDR_STRLEN];
 	unsigned n;
 	struct dp *dp;
 
@@ -484,6 +597,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Started by a running data plane's SIGUSR2? */
+	if (!check && handover_channel(&chan, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	dp = calloc(1, sizeof(*dp));
 	if (dp == NULL || (dp->report = malloc(sizeof(*dp->report))) == NULL ||
 	    (dp->msg = malloc(sizeof(*dp->msg))) == NULL) {
@@ -492,16 +610,18 @@ main(int argc, char **argv)
 	}
 	if (config_load(path, &dp->cfg, &errs) == -1) {
 		config_errors_print(&errs);
-		free(dp->report);
-		free(dp->msg);
-		free(dp);
+		if (chan != -1) {
+			snprintf(err, sizeof(err), "%s%s", errs.count > 0 ?
+			    errs.msg[0] : "configuration errors",
+			    errs.count > 1 ? " (and more)" : "");
+			handover_send_abort(chan, err);
+		}
+		dp_free(dp);
 		return 1;
 	}
 	if (check) {
 		ch = check_only(dp);
-		free(dp->report);
-		free(dp->msg);
-		free(dp);
+		dp_free(dp);
 		return ch;
 	}
 
@@ -509,21 +629,40 @@ main(int argc, char **argv)
 	if (log_init(dp->cfg.logging.level, dp->cfg.logging.format,
 	    dp->cfg.logging.output, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
+		if (chan != -1)
+			handover_send_abort(chan, err);
+		dp_free(dp);
 		return 1;
 	}
 	if (evloop_new(&dp->loop) == -1)
 		fatal("event loop");
 	if (setup_signals(dp) == -1)
 		fatal("signals");
+	dp_upgrade_remember_exe(dp, argv);
 	proto_new_id(dp->dp_id);
 	dp->start_ms = evloop_clock_ms();
 
-	n = worker_count(&dp->cfg);
-	open_listeners(dp, fds, n);
-	load_state(dp);
+	if (chan != -1) {
+		nw = dp_upgrade_take_over(dp, chan);
+		if (nw == -1) {
+			close(chan);
+			close(dp->sig_io.fd);
+			evloop_free(dp->loop);
+			activeset_unref(dp->set);
+			registry_free(&dp->registry);
+			dp_free(dp);
+			return 1;
+		}
+		n = (unsigned)nw;
+	} else {
+		n = dp_worker_count(&dp->cfg);
+		if (dp_open_listeners(dp, n, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		dp_load_state(dp);
+	}
 	settings_from_config(&dp->cfg, &settings);
-	if (workers_start(n, fds, &settings, dp->set, &dp->workers, err,
-	    sizeof(err)) == -1)
+	if (workers_start(n, dp->listen_fds, &settings, dp->set,
+	    &dp->workers, err, sizeof(err)) == -1)
 		fatalx("cannot start workers: %s", err);
 	if (ipc_dial(dp->cfg.ipc.url, PROTO_MAX_MSG, &dp->ipc, err,
 	    sizeof(err)) == -1)
@@ -541,18 +680,36 @@ main(int argc, char **argv)
 	    "control plane at %s", TCPFWD_VERSION,
 	    addr_format(&dp->cfg.server.listen_addr, name, sizeof(name)), n,
 	    n == 1 ? "" : "s", dp->cfg.ipc.url);
+	/* systemd: ready now that the workers listen with the set we have.
+	 * After an upgrade we are the main process from here on, and say
+	 * so before the old process may exit. */
+	watchdog_start(dp);
+	if (chan != -1) {
+		snprintf(err, sizeof(err), "MAINPID=%ld\nREADY=1",
+		    (long)getpid());
+		if (notify_send(err) == -1)
+			log_debug("notify: %s", strerror(errno));
+		if (handover_send_taken(chan) == -1)
+			log_warn("cannot tell the old process that we took "
+			    "over");
+		else
+			log_info("took over: serving");
+		close(chan);
+	} else {
+		notify_ready();
+	}
+	dp_notify_status(dp);
 	if (evloop_run(dp->loop) == -1)
 		log_warn("main loop failed");
 
+	handover_free(dp->upgrade);
 	workers_free(dp->workers);
 	ipc_close(dp->ipc);
 	activeset_unref(dp->set);
 	registry_free(&dp->registry);
 	close(dp->sig_io.fd);
 	evloop_free(dp->loop);
-	free(dp->report);
-	free(dp->msg);
-	free(dp);
+	dp_free(dp);
 	log_info("stopped");
 	return 0;
 }
