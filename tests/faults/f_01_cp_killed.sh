@@ -98,5 +98,5 @@ wait_api 10 /api/v1/status '.dataplanes[0].connections_active == 0' "data plane 
 assert_fds_back "$DP" "$FD0" "data plane descriptors"
 stop_clean cp3
 assert_cpu_below "$DP" 2 5 "the idle data plane without a control plane"
-fault_result "conns=$conns bytes_verified=$bytes lost=0 cp_kills=2 set_kept=yes dp_cpu_without_cp=$FAULT_CPU%"
+fault_result "segments_dropped=$(lossy_drops) conns=$conns bytes_verified=$bytes lost=0 cp_kills=2 set_kept=yes dp_cpu_without_cp=$FAULT_CPU%"
 stop_clean dp

@@ -126,20 +126,26 @@ nft_front() {
 # ways, at the backends' side (nft numgen; this kernel has no netem): the
 # data plane's connections see retransmissions and stalls of 200 ms and
 # more, never a dropped handshake (that is f_03's business). Table
-# "lossy" in the back namespace; lossy_off removes it.
+# "lossy" in the back namespace; lossy_drops prints how many segments it
+# dropped, lossy_off removes it.
 lossy_back() {
 	nft_back <<EOF
 table inet lossy {
 	chain input {
 		type filter hook input priority 10; policy accept;
-		tcp flags & syn == 0 numgen random mod 1000 < $(($1 * 10)) drop
+		tcp flags & syn == 0 numgen random mod 1000 < $(($1 * 10)) counter drop
 	}
 	chain output {
 		type filter hook output priority 10; policy accept;
-		tcp flags & syn == 0 numgen random mod 1000 < $(($1 * 10)) drop
+		tcp flags & syn == 0 numgen random mod 1000 < $(($1 * 10)) counter drop
 	}
 }
 EOF
+}
+lossy_drops() {
+	back nft list table inet lossy 2>/dev/null |
+		awk '/counter packets/ { for (i = 1; i < NF; i++)
+		    if ($i == "packets") n += $(i + 1) } END { print n + 0 }'
 }
 lossy_off() {
 	back nft delete table inet lossy 2>/dev/null || true
