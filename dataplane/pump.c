@@ -33,6 +33,17 @@ pump_release(struct pump *p, struct pipes *pipes)
 	p->in_pipe = 0;
 }
 
+/* A write to the destination failed with errno (not EINTR): it is full
+ * (wait for it to drain) or broken. */
+static enum pump_status
+dst_failed(struct pump *p)
+{
+	if (errno != EAGAIN)
+		return PUMP_ERR_DST;
+	p->flags |= PUMP_BLOCKED;
+	return PUMP_WAIT;
+}
+
 /* Empties the pipe into dst. Returns PUMP_MORE when it is empty. */
 static enum pump_status
 flush(struct pump *p, int dst, size_t *done, uint64_t *moved)
@@ -45,10 +56,7 @@ flush(struct pump *p, int dst, size_t *done, uint64_t *moved)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN)
-				return PUMP_ERR_DST;
-			p->flags |= PUMP_BLOCKED;
-			return PUMP_WAIT;
+			return dst_failed(p);
 		}
 		p->in_pipe -= (uint32_t)n;
 		*done += (size_t)n;
@@ -82,10 +90,7 @@ peek_copy(struct pump *p, int src, int dst, size_t budget, uint64_t *moved)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN)
-				return PUMP_ERR_DST;
-			p->flags |= PUMP_BLOCKED;
-			return PUMP_WAIT;
+			return dst_failed(p);
 		}
 		if (recv(src, scratch, (size_t)w, 0) != w)
 			return PUMP_ERR_SRC;
