@@ -68,6 +68,10 @@ fault_netns() {
 	ip -n "$BACK_NS" addr add "$BACK_IP/24" dev "$BACK_IF" || fail "back address"
 	ip -n "$FRONT_NS" link set "$FRONT_IF" up || fail "front veth up"
 	ip -n "$BACK_NS" link set "$BACK_IF" up || fail "back veth up"
+	# the data plane's many short dials reuse TIME_WAIT ports (the
+	# default, 2, does it on loopback only); this namespace only
+	ip netns exec "$FRONT_NS" sysctl -qw net.ipv4.tcp_tw_reuse=1 ||
+		fail "tcp_tw_reuse in $FRONT_NS"
 	export FRONT_NS BACK_NS NET FRONT_IF BACK_IF FRONT_IP BACK_IP
 	export TFWD_FAULT_INNER=1
 	if [ "${FAULT_PRIVATE_MOUNTS:-0}" = 1 ]; then
