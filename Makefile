@@ -258,6 +258,27 @@ fuzz: $(FUZZERS)
 soak: all
 	tests/soak/soak.sh $(BUILD) $(or $(DURATION),600)
 
+# ---- ThreadSanitizer and valgrind (issue 5) --------------------------------
+
+.PHONY: test-tsan test-valgrind
+
+TSAN_UNITS := test_limits test_evloop test_ipc test_admin
+
+# The threaded unit tests and the multi-worker scenarios under TSan (clang;
+# nng is not instrumented: tests/tsan.supp); see tests/run-tsan.sh.
+test-tsan:
+	$(MAKE) BUILD=build/tsan CC=clang OPT=-O1 \
+		EXTRA_CFLAGS='-fsanitize=thread -fno-omit-frame-pointer' \
+		EXTRA_LDFLAGS=-fsanitize=thread \
+		all $(patsubst %,build/tsan/tests/%,$(TSAN_UNITS))
+	tests/run-tsan.sh build/tsan
+
+# Both daemons under valgrind memcheck: t_90 (in make test too) and the
+# scenarios of tests/run-valgrind.sh, no leak or error allowed.
+test-valgrind: all
+	tests/integration/run.sh $(BUILD) 't_90_'
+	tests/run-valgrind.sh $(BUILD)
+
 # ---- bench, demo, install ------------------------------------------------
 
 bench: deps all
