@@ -188,7 +188,7 @@ cp_reload(struct cp *cp, char *err, size_t errlen)
 	struct config *cfg;
 	struct iplist list;
 	struct sampler *sampler;
-	char token[sizeof(cp->token)], lerr[256];
+	char token[sizeof(cp->token)], lerr[256], name[ADDR_STRLEN];
 	unsigned i;
 
 	cfg = malloc(sizeof(*cfg));
@@ -215,6 +215,16 @@ cp_reload(struct cp *cp, char *err, size_t errlen)
 	if (read_token(cfg->admin.token_file, token, sizeof(token), err,
 	    errlen) == -1)
 		goto fail_free_sampler;
+	/* The listener keeps its address until a restart: a reload must not
+	 * leave a non-loopback admin API without a token. */
+	if (token[0] == '\0' && !addr_is_loopback(&cp->cfg.admin.listen_addr)) {
+		snprintf(err, errlen, "admin.token_file: required while the "
+		    "admin API listens on %s (not loopback; a new "
+		    "admin.listen_addr takes effect at the next restart)",
+		    addr_format(&cp->cfg.admin.listen_addr, name,
+		    sizeof(name)));
+		goto fail_free_sampler;
+	}
 	if (log_init(cfg->logging.level, cfg->logging.format,
 	    cfg->logging.output, lerr, sizeof(lerr)) == -1) {
 		snprintf(err, errlen, "%s", lerr);
