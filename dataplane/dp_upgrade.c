@@ -115,10 +115,10 @@ dp_upgrade_reap(struct dp *dp)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (dp->upgrade != NULL && pid == handover_pid(dp->upgrade)) {
+		/* (It may take over on its last breath: then it is the
+		 * successor below.) */
+		if (dp->upgrade != NULL && pid == handover_pid(dp->upgrade))
 			handover_child_exited(dp->upgrade, pid, status);
-			continue;
-		}
 		if (pid != dp->successor)
 			continue;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)

@@ -475,10 +475,11 @@ finish(struct handover *h, pid_t pid, const char *why)
 	h->cb(h, pid, why, h->arg);
 }
 
-static void
-channel_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
+/* Reads what the new process said, if anything. Returns true when that
+ * ended the upgrade (the callback has run: h may be gone). */
+static bool
+read_outcome(struct handover *h)
 {
-	struct handover *h = io->arg;
 	unsigned char buf[HANDOVER_HDR_LEN + HANDOVER_REASON_LEN];
 	char err[200], why[HANDOVER_REASON_LEN + 64];
 	struct handover_msg m;
@@ -486,14 +487,12 @@ channel_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 	unsigned nfds, i;
 	ssize_t n;
 
-	(void)loop;
-	(void)events;
 	n = recv_record(h->fd, buf, sizeof(buf), fds, HANDOVER_MAX_FDS,
 	    &nfds);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
+		return false;
 	if (n == -1) {
 		snprintf(why, sizeof(why), "reading the handover channel: %s",
 		    strerror(errno));
@@ -516,9 +515,18 @@ channel_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 			    "which was started", (long)m.hm_pid,
 			    (long)h->pid);
 		finish(h, (pid_t)m.hm_pid, NULL);
-		return;
+		return true;
 	}
 	finish(h, h->pid, why);
+	return true;
+}
+
+static void
+channel_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
+{
+	(void)loop;
+	(void)events;
+	read_outcome(io->arg);
 }
 
 static void
@@ -624,7 +632,9 @@ handover_child_exited(struct handover *h, pid_t pid, int status)
 	if (h == NULL || pid != h->pid)
 		return;
 	h->reaped = true;
-	if (h->fd == -1)
+	/* What it said before it went (its reason, or even TAKEN) comes
+	 * first, whichever event the loop saw first. */
+	if (h->fd == -1 || read_outcome(h))
 		return;
 	if (WIFEXITED(status))
 		snprintf(why, sizeof(why), "the new process exited with "

@@ -117,7 +117,8 @@ int handover_start(struct evloop *loop, const struct handover_offer *o,
 pid_t handover_pid(const struct handover *h);
 
 /* Tells h that pid exited with a waitpid(2) status (the caller reaps
- * every child): before taking over, that fails the upgrade. */
+ * every child): before taking over, that fails the upgrade, with the
+ * reason the process sent if it sent one. May run the callback. */
 void handover_child_exited(struct handover *h, pid_t pid, int status);
 
 /* Frees h. An upgrade still in progress is cancelled: its process is sent
