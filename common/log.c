@@ -22,7 +22,7 @@
 #define LOG_IDENT_MAX 32
 #define LOG_TRUNC "..."
 
-unsigned char log_levels[LOGM_COUNT] = {
+atomic_int log_levels[LOGM_COUNT] = {
 	[0 ... LOGM_COUNT - 1] = LOGL_INFO,
 };
 
@@ -313,7 +313,9 @@ log_init(enum log_level level, enum log_format format, const char *output,
 	pthread_mutex_unlock(&log_conf_lock);
 
 	atomic_store(&log_format, (int)format);
-	memcpy(log_levels, levels, sizeof(levels));
+	for (i = 0; i < LOGM_COUNT; i++)
+		atomic_store_explicit(&log_levels[i], levels[i],
+		    memory_order_relaxed);
 	errno = saved;
 	return 0;
 }

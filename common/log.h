@@ -6,6 +6,7 @@
 #ifndef TCPFWD_LOG_H
 #define TCPFWD_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -40,7 +41,8 @@ enum log_format {
 	LOG_FORMAT_JSON,
 };
 
-extern unsigned char log_levels[LOGM_COUNT];
+/* Read by every thread, rewritten by a reload: relaxed atomics. */
+extern atomic_int log_levels[LOGM_COUNT];
 
 /*
  * Sets the default level, format and output ("stdout", "stderr" or a file
@@ -78,7 +80,9 @@ void log_emit(enum log_module module, enum log_level level, bool with_errno,
 void log_fatal(enum log_module module, bool with_errno, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
-#define log_enabled(m, l) (log_levels[(m)] >= (l))
+#define log_enabled(m, l)                                                     \
+	(atomic_load_explicit(&log_levels[(m)], memory_order_relaxed) >=      \
+	    (int)(l))
 
 #ifndef LOG_MODULE
 #define LOG_MODULE LOGM_MAIN
