@@ -32,6 +32,7 @@ COMMON_SRCS := \
 	common/notify.c \
 	common/addr.c \
 	common/conf.c \
+	common/daemon.c \
 	common/conf_types.c \
 	common/config.c \
 	common/evloop.c \

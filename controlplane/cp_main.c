@@ -7,7 +7,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/daemon.h"
 #include "../common/ipc.h"
 #include "../common/log.h"
 #include "../common/notify.h"
@@ -451,17 +451,10 @@ signal_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 static int
 setup_signals(struct cp_main *m)
 {
-	sigset_t set;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	int fd;
 
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		return -1;
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	fd = daemon_signalfd(sigs, sizeof(sigs) / sizeof(sigs[0]));
 	if (fd == -1)
 		return -1;
 	return evloop_io_add(m->cp.loop, &m->sig_io, fd, EVLOOP_IN, signal_cb,
@@ -492,43 +485,16 @@ check_only(const struct config *cfg)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = "config.yaml";
+	struct daemon_opts o;
 	struct config_errors errs;
 	struct cp_main *m;
 	struct cp *cp;
 	char err[256];
-	int ch, check = 0;
+	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'C':
-			check = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("tcpfwd-controlplane %s\n", TCPFWD_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if ((ch = daemon_options(argc, argv, "tcpfwd-controlplane", usage, &o))
+	    != -1)
+		return ch;
 	m = calloc(1, sizeof(*m));
 	if (m == NULL || (m->cp.report = malloc(sizeof(*m->cp.report)))
 	    == NULL) {
@@ -536,13 +502,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	cp = &m->cp;
-	if (config_load(path, &cp->cfg, &errs) == -1) {
+	if (config_load(o.config, &cp->cfg, &errs) == -1) {
 		config_errors_print(&errs);
 		free(cp->report);
 		free(m);
 		return 1;
 	}
-	if (check) {
+	if (o.check) {
 		ch = check_only(&cp->cfg);
 		free(cp->report);
 		free(m);

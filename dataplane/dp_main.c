@@ -8,7 +8,6 @@
 #define LOG_MODULE LOGM_MAIN
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "../common/config.h"
+#include "../common/daemon.h"
 #include "../common/evloop.h"
 #include "../common/ipc.h"
 #include "../common/iplist.h"
@@ -468,19 +468,11 @@ signal_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 static int
 setup_signals(struct dp *dp)
 {
-	sigset_t set;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2,
+		SIGCHLD };
 	int fd;
 
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		return -1;
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	fd = daemon_signalfd(sigs, sizeof(sigs) / sizeof(sigs[0]));
 	if (fd == -1)
 		return -1;
 	return evloop_io_add(dp->loop, &dp->sig_io, fd, EVLOOP_IN, signal_cb,
@@ -559,46 +551,19 @@ dp_free(struct dp *dp)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = "config.yaml";
+	struct daemon_opts o;
 	struct config_errors errs;
 	struct dp_settings settings;
-	int ch, check = 0, chan = -1, nw;
+	int ch, chan = -1, nw;
 	char err[512], name[ADDR_STRLEN];
 	unsigned n;
 	struct dp *dp;
 
-	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'C':
-			check = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("tcpfwd-dataplane %s\n", TCPFWD_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if ((ch = daemon_options(argc, argv, "tcpfwd-dataplane", usage, &o))
+	    != -1)
+		return ch;
 	/* Started by a running data plane's SIGUSR2? */
-	if (!check && handover_channel(&chan, err, sizeof(err)) == -1) {
+	if (!o.check && handover_channel(&chan, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -608,7 +573,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "out of memory\n");
 		return 1;
 	}
-	if (config_load(path, &dp->cfg, &errs) == -1) {
+	if (config_load(o.config, &dp->cfg, &errs) == -1) {
 		config_errors_print(&errs);
 		if (chan != -1) {
 			snprintf(err, sizeof(err), "%s%s", errs.count > 0 ?
@@ -619,7 +584,7 @@ main(int argc, char **argv)
 		dp_free(dp);
 		return 1;
 	}
-	if (check) {
+	if (o.check) {
 		ch = check_only(dp);
 		dp_free(dp);
 		return ch;
