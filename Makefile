@@ -205,16 +205,23 @@ test-unit: units
 test-integration: all
 	@tests/integration/run.sh $(BUILD)
 
+# SPEC 7 and issue 5's faults, each in network namespaces of its own (root)
+.PHONY: test-faults
+test-faults: all
+	@tests/faults/run.sh $(BUILD)
+
 test-asan:
 	$(MAKE) BUILD=build/asan SAN=1 OPT=-O1 all units
 	tests/run-units.sh build/asan/tests
 	tests/integration/run.sh build/asan
+	tests/faults/run.sh build/asan
 
 test: deps
 	$(MAKE) check
 	$(MAKE) all units
 	tests/run-units.sh $(BUILD)/tests
 	tests/integration/run.sh $(BUILD)
+	tests/faults/run.sh $(BUILD)
 	$(MAKE) test-asan
 	$(MAKE) fuzz-short
 
