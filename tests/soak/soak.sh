@@ -412,7 +412,8 @@ control plane   idle start pid $S_CP_PID rss ${S_CP_RSS} KiB -> end pid $CP_PID 
 logs            warnings and errors logged: data plane $(grep -Ec ' (WARN|ERROR|FATAL) ' "$TMP/dp.log"), control plane $(grep -Ec ' (WARN|ERROR|FATAL) ' "$TMP/cp.log")
 EOF
 grep -hE ' (WARN|ERROR|FATAL) ' "$TMP/dp.log" "$TMP/cp.log" |
-	sed -E 's/^[^ ]+ [a-z]+\[[0-9]+\] //; s/[0-9]+/N/g' | sort | uniq -c |
+	sed -E 's/^[^ ]+ [a-z]+\[[0-9]+\] //; s/\b[0-9a-f]{16}\b/ID/g; s/[0-9]+/N/g' |
+	sort | uniq -c |
 	sort -rn | head -n 10 | sed 's/^/  /'
 if [ "$failures" -gt 0 ]; then
 	echo "FAILED:"
