@@ -223,6 +223,7 @@ test: deps
 	tests/integration/run.sh $(BUILD)
 	tests/faults/run.sh $(BUILD)
 	$(MAKE) test-asan
+	$(MAKE) test-tsan
 	$(MAKE) fuzz-short
 
 # ---- fuzzing -------------------------------------------------------------
