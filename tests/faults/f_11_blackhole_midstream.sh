@@ -29,7 +29,7 @@ wait_report cp 10 '.serving_generation == 1' "set served"
 FD0=$(fd_count_nonpipe "$DP")
 
 tfwd_start bulk "$TFWD_BIN/tfwd-client" bulk --connect "$LISTEN" \
-	--streams 6 --seconds 7 --direction both --json --timeout 40
+	--streams 6 --seconds 10 --direction both --json --timeout 40
 wait_report cp 10 '.connections_active == 6' "streams open"
 on_a=$(report_get cp "$(be_field "$A" connections)")
 on_b=$(report_get cp "$(be_field "$B" connections)")

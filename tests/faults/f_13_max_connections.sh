@@ -9,7 +9,7 @@
 #    exactly in errors.max_connections = the hammer's failures), the 50
 #    connections finish byte-exact, untouched;
 #  - the data plane does not spin while refusing: under 95% of a core
-#    while it makes progress, over 1000 refusals a second (its CPU with the
+#    while it makes progress, over 300 refusals a second (its CPU with the
 #    streams alone and with the hammer too are printed);
 #  - once the streams end the limit is free again: 50 clients at once are
 #    all served; fds back to the baseline, exit 0.
@@ -48,7 +48,7 @@ hj=$(grep '^{' "$TMP/hammer.log" | tail -n 1)
 log "hammer: $hj"
 refused=$(json_get conns_failed <<<"$hj")
 assert_eq "$(json_get conns_ok <<<"$hj")" 0 "hammer connections served over the limit"
-assert_ge "$refused" 3000 "hammer connections refused in 3 s"
+assert_ge "$refused" 1000 "hammer connections refused in 3 s"
 tfwd_running bulk || fail "the streams ended before the hammer did"
 
 tfwd_wait_exit bulk 40
