@@ -35,8 +35,11 @@ struct ipc {
 	nng_listener i_listener;
 	nng_dialer i_dialer;
 	int i_recv_fd;		/* owned by nng */
-	int i_peer_efd;		/* counts connects; ours */
+	int i_peer_efd;		/* wakes on connects and losses; ours */
 	atomic_uint i_peers;
+	atomic_uint i_connects;	/* since the last ipc_peer_events() */
+	atomic_uint i_losses;	/* since the last ipc_peer_losses() */
+	char *i_url;		/* "ipc://" listeners only: the file to watch */
 
 	/*
 	 * Pipes that reached ADD_POST, so the count follows this list and
@@ -92,6 +95,7 @@ ipc_pipe_added(struct ipc *c, uint32_t id)
 	atomic_store(&c->i_peers, (unsigned)c->i_npipes);
 	pthread_mutex_unlock(&c->i_lock);
 notify:
+	atomic_fetch_add(&c->i_connects, 1);
 	/* Fails only when the counter is saturated: it is readable then. */
 	if (write(c->i_peer_efd, &one, sizeof(one)) == -1)
 		return;
@@ -100,6 +104,7 @@ notify:
 static void
 ipc_pipe_removed(struct ipc *c, uint32_t id)
 {
+	uint64_t one = 1;
 	size_t i;
 
 	pthread_mutex_lock(&c->i_lock);
@@ -113,8 +118,13 @@ ipc_pipe_removed(struct ipc *c, uint32_t id)
 	} else {
 		c->i_gone[c->i_gone_next] = id;
 		c->i_gone_next = (c->i_gone_next + 1) % IPC_GONE_LEN;
+		pthread_mutex_unlock(&c->i_lock);
+		return;
 	}
 	pthread_mutex_unlock(&c->i_lock);
+	atomic_fetch_add(&c->i_losses, 1);
+	if (write(c->i_peer_efd, &one, sizeof(one)) == -1)
+		return;
 }
 
 static void
@@ -247,39 +257,85 @@ ipc_prepare_path(const char *url, char *err, size_t errlen)
 	return 0;
 }
 
-int
-ipc_listen(const char *url, size_t max_msg, struct ipc **out, char *err,
-    size_t errlen)
+/* Creates and starts c's listener on url; remembers the socket file. */
+static int
+ipc_listener_start(struct ipc *c, const char *url, char *err, size_t errlen)
 {
-	struct ipc *c;
 	int rv;
 
 	if (ipc_prepare_path(url, err, errlen) == -1)
 		return -1;
-	if (ipc_open(max_msg, &c, err, errlen) == -1)
-		return -1;
 	if ((rv = nng_listener_create(&c->i_listener, c->i_sock, url)) != 0) {
 		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
-		goto fail_close;
+		return -1;
 	}
 	if (strncmp(url, "ipc://", 6) == 0 &&
 	    (rv = nng_listener_set_int(c->i_listener, NNG_OPT_IPC_PERMISSIONS,
 	    IPC_SOCK_MODE)) != 0) {
 		snprintf(err, errlen, "%s: permissions: %s", url,
 		    nng_strerror(rv));
-		goto fail_close;
+		goto fail;
 	}
 	if ((rv = nng_listener_start(c->i_listener, 0)) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", url,
 		    nng_strerror(rv));
+		goto fail;
+	}
+	return 0;
+
+fail:
+	nng_listener_close(c->i_listener);
+	c->i_listener = (nng_listener)NNG_LISTENER_INITIALIZER;
+	return -1;
+}
+
+int
+ipc_listen(const char *url, size_t max_msg, struct ipc **out, char *err,
+    size_t errlen)
+{
+	struct ipc *c;
+
+	if (ipc_open(max_msg, &c, err, errlen) == -1)
+		return -1;
+	if (strncmp(url, "ipc://", 6) == 0 &&
+	    (c->i_url = strdup(url)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		goto fail_close;
 	}
+	if (ipc_listener_start(c, url, err, errlen) == -1)
+		goto fail_close;
 	*out = c;
 	return 0;
 
 fail_close:
 	ipc_close(c);
 	return -1;
+}
+
+int
+ipc_relisten_if_gone(struct ipc *c, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (c->i_url == NULL)
+		return 0;
+	if (stat(c->i_url + 6, &st) == 0) {
+		/* Ours, or someone else's file we must not take. */
+		return 0;
+	}
+	if (errno != ENOENT && errno != ENOTDIR) {
+		snprintf(err, errlen, "%s: %s", c->i_url + 6, strerror(errno));
+		return -1;
+	}
+	/*
+	 * Pipes already made live on without the file; only new peers need
+	 * it. The old listener's close may unlink the path: none exists.
+	 */
+	nng_listener_close(c->i_listener);
+	c->i_listener = (nng_listener)NNG_LISTENER_INITIALIZER;
+	if (ipc_listener_start(c, c->i_url, err, errlen) == -1)
+		return -1;
+	return 1;
 }
 
 int
@@ -335,10 +391,19 @@ ipc_peer_events(struct ipc *c)
 	uint64_t n;
 	int saved = errno;
 
-	if (read(c->i_peer_efd, &n, sizeof(n)) != (ssize_t)sizeof(n))
-		n = 0;
+	/*
+	 * Drained first: an event after this read wakes the loop again.
+	 * EAGAIN only means that nothing happened since the last call.
+	 */
+	(void)!read(c->i_peer_efd, &n, sizeof(n));
 	errno = saved;
-	return n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
+	return atomic_exchange(&c->i_connects, 0);
+}
+
+unsigned
+ipc_peer_losses(struct ipc *c)
+{
+	return atomic_exchange(&c->i_losses, 0);
 }
 
 unsigned
@@ -395,5 +460,6 @@ ipc_close(struct ipc *c)
 	close(c->i_peer_efd);
 	pthread_mutex_destroy(&c->i_lock);
 	free(c->i_pipes);
+	free(c->i_url);
 	free(c);
 }

@@ -20,6 +20,15 @@ struct ipc;
 int ipc_listen(const char *url, size_t max_msg, struct ipc **out, char *err,
     size_t errlen);
 
+/*
+ * For an "ipc://" listener whose socket file is gone (an rm, a tmpfiles
+ * clean-up): listens again, so new peers can connect; connected peers
+ * never noticed. Returns 1 when it listened again, 0 when nothing was
+ * needed, -1 with a reason in err (call again later). A file of another
+ * kind in the path's place is left alone.
+ */
+int ipc_relisten_if_gone(struct ipc *c, char *err, size_t errlen);
+
 /* Dials url in the background, redialling with backoff (100 ms .. 1 s) for
  * as long as the channel is open. Returns 0, or -1 when url is invalid. */
 int ipc_dial(const char *url, size_t max_msg, struct ipc **out, char *err,
@@ -29,11 +38,14 @@ int ipc_dial(const char *url, size_t max_msg, struct ipc **out, char *err,
 int ipc_recv_fd(struct ipc *c);
 
 /*
- * Becomes readable each time a peer connects; ipc_peer_events() reads and
- * clears it and returns how many peers connected since the last call.
+ * Becomes readable each time a peer connects or goes away;
+ * ipc_peer_events() clears it and returns how many peers connected since
+ * the last call, ipc_peer_losses() (called after it) how many of the
+ * counted peers went away since its last call.
  */
 int ipc_peer_fd(struct ipc *c);
 unsigned ipc_peer_events(struct ipc *c);
+unsigned ipc_peer_losses(struct ipc *c);
 
 /* Number of peers connected now. */
 unsigned ipc_peers(struct ipc *c);

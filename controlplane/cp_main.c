@@ -343,10 +343,16 @@ static void
 peer_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 {
 	struct cp *cp = io->arg;
+	unsigned connects, losses;
 
 	(void)loop;
 	(void)events;
-	if (ipc_peer_events(cp->ipc) > 0)
+	connects = ipc_peer_events(cp->ipc);
+	losses = ipc_peer_losses(cp->ipc);
+	if (losses > 0)
+		log_info("%u data plane connection%s closed, %u connected",
+		    losses, losses > 1 ? "s" : "", ipc_peers(cp->ipc));
+	if (connects > 0)
 		selection_push(cp);
 }
 
@@ -391,7 +397,18 @@ static void
 heartbeat_cb(struct evloop *loop, struct evloop_timer *t)
 {
 	struct cp *cp = t->arg;
+	char err[256];
 
+	switch (ipc_relisten_if_gone(cp->ipc, err, sizeof(err))) {
+	case 1:
+		log_warnx("ipc: %s was removed: listening again",
+		    cp->cfg.ipc.url);
+		break;
+	case -1:
+		log_warnx("ipc: the socket was removed and listening again "
+		    "failed: %s (retrying)", err);
+		break;
+	}
 	if (dataplanes_expire(cp->dps, evloop_now(loop), cp->sb) > 0 &&
 	    cp->phase != CP_LEARNING)
 		selection_evaluate(cp, true);

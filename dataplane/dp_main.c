@@ -319,10 +319,17 @@ static void
 peer_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 {
 	struct dp *dp = io->arg;
+	unsigned connects, losses;
 
 	(void)loop;
 	(void)events;
-	if (ipc_peer_events(dp->ipc) > 0) {
+	connects = ipc_peer_events(dp->ipc);
+	losses = ipc_peer_losses(dp->ipc);
+	if (losses > 0)
+		log_warnx("lost the connection to the control plane at %s%s: "
+		    "serving the last active set, redialling",
+		    dp->cfg.ipc.url, losses > 1 ? " (more than once)" : "");
+	if (connects > 0) {
 		log_info("connected to the control plane at %s",
 		    dp->cfg.ipc.url);
 		send_report(dp);

@@ -225,11 +225,66 @@ test_ipc_path(void **state)
 	assert_int_equal(ipc_send(d, "", 0), 0);
 	expect_msg(l, "");
 
+	assert_int_equal(ipc_peer_losses(l), 0);
 	ipc_close(d);
 	assert_true(wait_peers(l, 0, 3000));
+	/* The loss wakes the listener and is counted once. */
+	assert_true(readable(ipc_peer_fd(l)));
+	assert_int_equal(ipc_peer_events(l), 0);
+	assert_int_equal(ipc_peer_losses(l), 1);
+	assert_int_equal(ipc_peer_losses(l), 0);
+	assert_false(readable(ipc_peer_fd(l)));
 	ipc_close(l);
 	/* nng removes its socket file on close. */
 	assert_int_equal(access(sockpath, F_OK), -1);
+}
+
+/*
+ * The socket file removed under a running listener (rm -rf of its folder):
+ * the connected peer keeps its pipe, a new dialer cannot connect until
+ * ipc_relisten_if_gone() listens again, which it does once, in a folder
+ * it recreates. A regular file in the path's place is left alone.
+ */
+static void
+test_relisten_after_removal(void **state)
+{
+	struct ipc *l, *d1, *d2;
+	char cmd[200], err[256];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	l = listen_ok(url, MAX_MSG);
+	assert_int_equal(ipc_relisten_if_gone(l, err, sizeof(err)), 0);
+	d1 = dial_ok(url, MAX_MSG);
+	assert_true(wait_peers(l, 1, 3000));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/run'", tmpdir);
+	assert_int_equal(system(cmd), 0);
+
+	d2 = dial_ok(url, MAX_MSG);
+	assert_false(wait_peers(d2, 1, 500));
+	exchange(l, d1);			/* the old pipe lives */
+	assert_int_equal(ipc_relisten_if_gone(l, err, sizeof(err)), 1);
+	assert_int_equal(stat(sockpath, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(ipc_relisten_if_gone(l, err, sizeof(err)), 0);
+	assert_true(wait_peers(l, 2, 3000));	/* d2 redialled */
+	assert_true(wait_peers(d2, 1, 3000));
+	assert_int_equal(ipc_send(d2, "from-d2", 7), 0);
+	expect_msg(l, "from-d2");
+	ipc_close(d2);
+	ipc_close(d1);
+	assert_true(wait_peers(l, 0, 3000));
+
+	/* Someone else's file there: not ours to take. */
+	assert_int_equal(unlink(sockpath), 0);
+	assert_non_null(f = fopen(sockpath, "w"));
+	fclose(f);
+	assert_int_equal(ipc_relisten_if_gone(l, err, sizeof(err)), 0);
+	assert_int_equal(stat(sockpath, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	ipc_close(l);
 }
 
 static void
@@ -524,6 +579,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ipc_path, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_relisten_after_removal,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_two_dialers, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_errors_and_idle, setup,
