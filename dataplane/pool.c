@@ -113,15 +113,22 @@ pooled_drop(struct pool *p, struct pooled *c)
 static void
 dial_failed(struct pool *p, enum backend_dial r, int err)
 {
-	uint64_t backoff;
+	uint64_t backoff, now = evloop_now(p->w->loop);
 
 	backend_dial_result(p->be, r, 0);
+	/*
+	 * Dials in flight together fail together (a backend that went away
+	 * refuses them all): one step of backoff, not one per socket, or a
+	 * pool of 8 would wait 12.8 s after a blip.
+	 */
+	if (now < p->retry_at_ms)
+		return;
 	p->fail_streak++;
 	backoff = POOL_RETRY_MIN_MS << (p->fail_streak < 9 ?
 	    p->fail_streak - 1 : 8);
 	if (backoff > POOL_RETRY_MAX_MS)
 		backoff = POOL_RETRY_MAX_MS;
-	p->retry_at_ms = evloop_now(p->w->loop) + backoff;
+	p->retry_at_ms = now + backoff;
 	if (p->fail_streak == 1 || log_enabled(LOG_MODULE, LOGL_DEBUG))
 		log_info("pool %s: pre-connect failed (%s), retrying in %llu ms",
 		    p->be->name, r == BACKEND_DIAL_TIMEOUT ? "timeout" :
@@ -168,6 +175,7 @@ pooled_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 		return;
 	if (dial_result(io->fd, events) == 0) {
 		connected(p, c);
+		pool_fill(p);	/* after a failing spell, the rest now */
 		return;
 	}
 	err = errno;
@@ -221,10 +229,15 @@ pool_fill(struct pool *p)
 {
 	uint64_t now = evloop_now(p->w->loop);
 
+	unsigned inflight = POOL_MAX_INFLIGHT;
+
 	if (now < p->retry_at_ms || p->w->stopping)
 		return;
+	/* Failing: one dial tries the water; its success refills. */
+	if (p->fail_streak > 0)
+		inflight = 1;
 	while (p->idle.n + p->dialing.n < p->sizing.target &&
-	    p->dialing.n < POOL_MAX_INFLIGHT) {
+	    p->dialing.n < inflight) {
 		dial_one(p);
 		if (p->retry_at_ms > now)
 			break;
