@@ -5,6 +5,8 @@
  */
 #define LOG_MODULE LOGM_IPC
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@ struct dataplanes {
 	struct dp_rec *recs;
 	unsigned n, cap;
 	struct dp_totals totals;
+	bool local;			/* pids are this host's */
 };
 
 int
@@ -265,21 +268,41 @@ dataplanes_refresh_live(struct dataplanes *d, struct scoreboard *sb)
 	}
 }
 
+void
+dataplanes_set_local(struct dataplanes *d, bool local)
+{
+	d->local = local;
+}
+
+/* The process is gone for sure (a zombie still counts as there). */
+static bool
+exited(const struct dataplanes *d, const struct dp_info *in)
+{
+	return d->local && in->pid > 1 && kill((pid_t)in->pid, 0) == -1 &&
+	    errno == ESRCH;
+}
+
 unsigned
 dataplanes_expire(struct dataplanes *d, uint64_t now_ms, struct scoreboard *sb)
 {
 	unsigned i = 0, dropped = 0;
+	struct dp_info *in;
+	uint64_t silent;
 
 	while (i < d->n) {
-		if (now_ms - d->recs[i].info.last_seen_ms <
-		    DATAPLANES_TIMEOUT_MS) {
+		in = &d->recs[i].info;
+		silent = now_ms - in->last_seen_ms;
+		if (silent >= DATAPLANES_EXITED_MS && exited(d, in)) {
+			log_info("data plane %s (pid %u) exited: forgetting it",
+			    in->dp_id, in->pid);
+		} else if (silent >= DATAPLANES_TIMEOUT_MS) {
+			log_warnx("data plane %s (pid %u) silent for %llu ms: "
+			    "forgetting it", in->dp_id, in->pid,
+			    (unsigned long long)silent);
+		} else {
 			i++;
 			continue;
 		}
-		log_warnx("data plane %s (pid %u) silent for %llu ms: "
-		    "forgetting it", d->recs[i].info.dp_id,
-		    d->recs[i].info.pid, (unsigned long long)(now_ms -
-		    d->recs[i].info.last_seen_ms));
 		free(d->recs[i].b);
 		d->recs[i] = d->recs[--d->n];
 		dropped++;

@@ -18,6 +18,8 @@
 
 /* A data plane silent this long is considered gone. */
 #define DATAPLANES_TIMEOUT_MS 5000
+/* ... or this long when its process is known to have exited. */
+#define DATAPLANES_EXITED_MS 2000
 
 /* Totals over every data plane ever heard, monotonic. */
 struct dp_totals {
@@ -68,10 +70,21 @@ void dataplanes_fold(struct dataplanes *d, const struct proto_report *r,
     uint64_t now_ms, struct scoreboard *sb, const struct scoring_conf *sc,
     bool add_unknown);
 
-/* Forgets data planes silent for DATAPLANES_TIMEOUT_MS (their live
- * figures leave the scoreboard). Returns how many were dropped. */
+/*
+ * Forgets data planes silent for DATAPLANES_TIMEOUT_MS, with a warning, or
+ * for DATAPLANES_EXITED_MS when the pids are local and the process is gone
+ * (an upgrade's old process, a clean stop), quietly (their live figures
+ * leave the scoreboard). Returns how many were dropped.
+ */
 unsigned dataplanes_expire(struct dataplanes *d, uint64_t now_ms,
     struct scoreboard *sb);
+
+/*
+ * The reports' pids are this host's (an ipc:// channel), so a silent data
+ * plane's process can be looked up. Off by default: a pid from another
+ * host or pid namespace means nothing here.
+ */
+void dataplanes_set_local(struct dataplanes *d, bool local);
 
 /* Recomputes every scoreboard entry's live figures from the records. */
 void dataplanes_refresh_live(struct dataplanes *d, struct scoreboard *sb);

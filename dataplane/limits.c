@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "limits.h"
 
@@ -31,6 +32,13 @@ struct limits {
 	atomic_uint max_conns;
 	atomic_uint rate;
 	atomic_uint burst;
+	/*
+	 * Every stripe's slots, one anonymous mapping: a page costs memory
+	 * only once a client IP hashed into it (64k slots would otherwise
+	 * be 2.5 MiB of zeroes in an idle data plane with limits off).
+	 */
+	void *map;
+	size_t map_len;
 	struct stripe stripes[STRIPES];
 };
 
@@ -63,12 +71,15 @@ limits_new(const struct limits_conf *lc, struct limits **out)
 	if (l == NULL)
 		return -1;
 	per = pow2_at_least((lc->per_source_tracked + STRIPES - 1) / STRIPES);
+	l->map_len = (size_t)per * STRIPES * sizeof(struct slot);
+	l->map = mmap(NULL, l->map_len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->map == MAP_FAILED) {
+		free(l);
+		return -1;
+	}
 	for (i = 0; i < STRIPES; i++) {
-		l->stripes[i].slots = calloc(per, sizeof(struct slot));
-		if (l->stripes[i].slots == NULL) {
-			limits_free(l);
-			return -1;
-		}
+		l->stripes[i].slots = (struct slot *)l->map + (size_t)i * per;
 		l->stripes[i].mask = per - 1;
 		pthread_mutex_init(&l->stripes[i].lock, NULL);
 	}
@@ -84,12 +95,9 @@ limits_free(struct limits *l)
 
 	if (l == NULL)
 		return;
-	for (i = 0; i < STRIPES; i++) {
-		if (l->stripes[i].slots == NULL)
-			continue;
-		free(l->stripes[i].slots);
+	for (i = 0; i < STRIPES; i++)
 		pthread_mutex_destroy(&l->stripes[i].lock);
-	}
+	munmap(l->map, l->map_len);
 	free(l);
 }
 
