@@ -209,3 +209,12 @@ listener_close(struct listener *l)
 		close(l->spare);
 	l->spare = -1;
 }
+
+void
+listener_starved(struct listener *l, int err)
+{
+	if (l->fd == -1 || l->io.events == 0)
+		return; /* closed, or already backing off */
+	worker_count_error(l->w, PROTO_ERR_ACCEPT);
+	back_off(l, err);
+}

@@ -43,4 +43,8 @@ int listener_start(struct listener *l, struct worker *w, int fd);
 /* Stops accepting and closes the fd. Idempotent. */
 void listener_close(struct listener *l);
 
+/* Descriptors ran out after a client was taken: pause accepting as for
+ * EMFILE at accept time (backoff, counted as an accept error). */
+void listener_starved(struct listener *l, int err);
+
 #endif

@@ -104,6 +104,8 @@ set_state(struct session *s, enum session_state st)
 {
 	if (s->state == SESSION_WAITING)
 		counter_sub(&s->w->stats.waiting, 1);
+	if (st == SESSION_WAITING)
+		counter_add(&s->w->stats.waiting, 1);
 	session_list_remove(state_list(s), s);
 	s->state = st;
 	session_list_append(state_list(s), s);
@@ -465,6 +467,32 @@ pick_backend(struct session *s, struct pool **pool, bool *full)
 	return be;
 }
 
+/*
+ * No descriptor for the dial (another thread took the one the listener
+ * kept spare, or the limit moved): not the backend's fault. The client is
+ * held, as it would wait in the backlog, and dialled again by the sweep
+ * until dial_timeout; meanwhile the listener takes no more clients.
+ */
+static void
+starve(struct session *s)
+{
+	struct worker *w = s->w;
+	int err = errno;
+
+	s->ntried--;
+	release_backend(s);
+	if (!s->starved) {
+		s->starved = 1;
+		s->deadline_ms = evloop_now(w->loop) +
+		    w->settings.pools.common.dial_timeout_ms;
+		log_debug("session %llu: out of descriptors, held",
+		    (unsigned long long)s->id);
+	}
+	if (s->state != SESSION_WAITING)
+		set_state(s, SESSION_WAITING);
+	listener_starved(&w->listener, err);
+}
+
 static void
 session_connect(struct session *s)
 {
@@ -492,7 +520,7 @@ session_connect(struct session *s)
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
-				session_close(s, CLOSE_RESOURCE);
+				starve(s);
 				return;
 			}
 			backend_dial_result(s->be, BACKEND_DIAL_FAILED, 0);
@@ -508,6 +536,7 @@ session_connect(struct session *s)
 			session_close(s, CLOSE_RESOURCE);
 			return;
 		}
+		s->starved = 0;
 		if (done) {
 			backend_dial_result(s->be, BACKEND_DIAL_OK,
 			    evloop_clock_us() - s->dial_start_us);
@@ -676,8 +705,14 @@ session_sweep(struct worker *w, uint64_t now)
 	uint64_t idle = w->settings.pools.common.idle_timeout_ms;
 	struct session *s, *next;
 
-	while ((s = w->waiting.head) != NULL && now >= s->deadline_ms)
-		session_close(s, CLOSE_NO_BACKEND);
+	for (s = w->waiting.head; s != NULL; s = next) {
+		next = s->next;
+		if (now >= s->deadline_ms)
+			session_close(s, s->starved ? CLOSE_RESOURCE :
+			    CLOSE_NO_BACKEND);
+		else if (s->starved && w->set != NULL && w->set->n > 0)
+			session_connect(s); /* only s moves: next stays */
+	}
 	for (s = w->dialing.head; s != NULL; s = next) {
 		next = s->next;
 		if (now < s->deadline_ms)

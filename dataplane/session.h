@@ -43,6 +43,7 @@ struct session {
 	uint8_t in_ready;
 	uint8_t edge_seen;          /* a client event came before forwarding */
 	uint8_t admitted;           /* counted in the per-source limits */
+	uint8_t starved;            /* held: no descriptor for its dial */
 	struct addr client;         /* set when admitted */
 	struct backend *tried[LB_MAX_TRIES];
 };
