@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,10 +66,21 @@ static void ipc_pipe_removed(struct ipc *, uint32_t);
 static int ipc_prepare_path(const char *, char *, size_t);
 static int ipc_mkdirs(char *);
 
+/* Counts one peer event and wakes the owner's loop. */
+static void
+ipc_pipe_event(struct ipc *c, atomic_uint *count)
+{
+	uint64_t one = 1;
+
+	atomic_fetch_add(count, 1);
+	/* Fails only when the counter is saturated: it is readable then. */
+	if (write(c->i_peer_efd, &one, sizeof(one)) == -1)
+		return;
+}
+
 static void
 ipc_pipe_added(struct ipc *c, uint32_t id)
 {
-	uint64_t one = 1;
 	uint32_t *np;
 	size_t ncap, i;
 
@@ -95,16 +107,13 @@ ipc_pipe_added(struct ipc *c, uint32_t id)
 	atomic_store(&c->i_peers, (unsigned)c->i_npipes);
 	pthread_mutex_unlock(&c->i_lock);
 notify:
-	atomic_fetch_add(&c->i_connects, 1);
-	/* Fails only when the counter is saturated: it is readable then. */
-	if (write(c->i_peer_efd, &one, sizeof(one)) == -1)
-		return;
+	ipc_pipe_event(c, &c->i_connects);
 }
 
 static void
 ipc_pipe_removed(struct ipc *c, uint32_t id)
 {
-	uint64_t one = 1;
+	bool counted;
 	size_t i;
 
 	pthread_mutex_lock(&c->i_lock);
@@ -112,19 +121,17 @@ ipc_pipe_removed(struct ipc *c, uint32_t id)
 		if (c->i_pipes[i] == id)
 			break;
 	}
-	if (i < c->i_npipes) {
+	counted = i < c->i_npipes;
+	if (counted) {
 		c->i_pipes[i] = c->i_pipes[--c->i_npipes];
 		atomic_store(&c->i_peers, (unsigned)c->i_npipes);
 	} else {
 		c->i_gone[c->i_gone_next] = id;
 		c->i_gone_next = (c->i_gone_next + 1) % IPC_GONE_LEN;
-		pthread_mutex_unlock(&c->i_lock);
-		return;
 	}
 	pthread_mutex_unlock(&c->i_lock);
-	atomic_fetch_add(&c->i_losses, 1);
-	if (write(c->i_peer_efd, &one, sizeof(one)) == -1)
-		return;
+	if (counted)
+		ipc_pipe_event(c, &c->i_losses);
 }
 
 static void

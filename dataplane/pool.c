@@ -228,7 +228,6 @@ static void
 pool_fill(struct pool *p)
 {
 	uint64_t now = evloop_now(p->w->loop);
-
 	unsigned inflight = POOL_MAX_INFLIGHT;
 
 	if (now < p->retry_at_ms || p->w->stopping)

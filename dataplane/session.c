@@ -467,6 +467,13 @@ pick_backend(struct session *s, struct pool **pool, bool *full)
 	return be;
 }
 
+/* A set with backends to send clients to. */
+static bool
+serving(const struct worker *w)
+{
+	return w->set != NULL && w->set->n > 0;
+}
+
 /*
  * No descriptor for the dial (another thread took the one the listener
  * kept spare, or the limit moved): not the backend's fault. The client is
@@ -633,7 +640,7 @@ session_accept(struct worker *w, int fd, const struct sockaddr *peer,
 	s->deadline_ms = now + w->settings.pools.common.dial_timeout_ms;
 	session_list_append(&w->waiting, s);
 	counter_add(&w->stats.waiting, 1);
-	if (w->set == NULL || w->set->n == 0) {
+	if (!serving(w)) {
 		log_debug("session %llu: no active set yet, holding the client",
 		    (unsigned long long)s->id);
 		return;
@@ -691,7 +698,7 @@ session_set_changed(struct worker *w)
 			    w->settings.pools.common.drain_timeout_ms;
 		w->draining = true;
 	}
-	if (w->set == NULL || w->set->n == 0)
+	if (!serving(w))
 		return;
 	for (s = w->waiting.head; s != NULL; s = next) {
 		next = s->next;
@@ -710,7 +717,7 @@ session_sweep(struct worker *w, uint64_t now)
 		if (now >= s->deadline_ms)
 			session_close(s, s->starved ? CLOSE_RESOURCE :
 			    CLOSE_NO_BACKEND);
-		else if (s->starved && w->set != NULL && w->set->n > 0)
+		else if (s->starved && serving(w))
 			session_connect(s); /* only s moves: next stays */
 	}
 	for (s = w->dialing.head; s != NULL; s = next) {
