@@ -172,6 +172,13 @@ accept_cb(struct evloop *loop, struct evloop_io *io, uint32_t events)
 		close(l->spare);
 		l->spare = -1;
 		session_accept(l->w, fd, (struct sockaddr *)&peer, plen);
+		/*
+		 * The backend's socket (if it needed one) is open by now: take
+		 * the spare back at once, so that a worker between batches
+		 * always holds it and its descriptor count is exact. When
+		 * that fails, the next round tries again and backs off.
+		 */
+		l->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 }
 

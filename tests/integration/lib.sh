@@ -674,6 +674,14 @@ fd_count_nonpipe() {
 		grep -vc '^pipe:'
 }
 
+# fd_kinds PID: the kinds of PID's open descriptors that are not pipes, one
+# "COUNT KIND" line each (socket, anon_inode:[eventfd], a path...), to show
+# which kind moved when a descriptor count is off.
+fd_kinds() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -printf '%l\n' 2>/dev/null |
+		grep -v '^pipe:' | sed 's/^socket:.*/socket/' | sort | uniq -c
+}
+
 # cpu_ticks PID: user + system CPU time of PID (all threads) in clock ticks.
 cpu_ticks() {
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"

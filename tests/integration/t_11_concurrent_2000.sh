@@ -25,6 +25,8 @@ start_dataplane dp "$TMP/config.yaml"
 wait_report cp 10 '.serving_generation == 1' "set served"
 DP=$(tfwd_pid dp)
 base=$(fd_count_nonpipe "$DP")
+fd_kinds "$DP" >"$TMP/fds.idle"
+log "idle descriptors: $(tr -s " \n" " " <"$TMP/fds.idle")"
 log "idle data plane: $base descriptors besides pipes, $(fd_count "$DP") in all"
 
 for round in 1 2; do
@@ -39,6 +41,10 @@ for round in 1 2; do
 	    $(be_field "$ECHO" connections) == $N" "round $round: $N held"
 	assert_eq "$(backend_stat echo active)" $N "round $round: backend connections"
 	held=$(fd_count_nonpipe "$DP")
+	if [ "$held" -ne $((base + 2 * N)) ]; then
+		fd_kinds "$DP" >"$TMP/fds.held"
+		log "descriptors idle vs held: $(diff "$TMP/fds.idle" "$TMP/fds.held" | tr '\n' ' ')"
+	fi
 	assert_eq "$held" $((base + 2 * N)) "round $round: descriptors while held"
 
 	tfwd_wait_exit "hold$round" 60
