@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -455,6 +456,100 @@ ipc_free(void *buf, size_t len)
 {
 	if (buf != NULL)
 		nng_free(buf, len);
+}
+
+/* ipc_close_within()'s hand-off to its closing thread. */
+struct ipc_closer {
+	pthread_mutex_t	 ic_lock;
+	pthread_cond_t	 ic_cv;
+	struct ipc	*ic_ipc;
+	bool		 ic_done;
+	bool		 ic_abandoned;	/* the caller gave up: free it here */
+};
+
+static void
+ipc_closer_free(struct ipc_closer *k)
+{
+	pthread_cond_destroy(&k->ic_cv);
+	pthread_mutex_destroy(&k->ic_lock);
+	free(k);
+}
+
+static void *
+ipc_closer_main(void *arg)
+{
+	struct ipc_closer *k = arg;
+	bool abandoned;
+
+	ipc_close(k->ic_ipc);
+	pthread_mutex_lock(&k->ic_lock);
+	k->ic_done = true;
+	abandoned = k->ic_abandoned;
+	pthread_cond_signal(&k->ic_cv);
+	pthread_mutex_unlock(&k->ic_lock);
+	if (abandoned)
+		ipc_closer_free(k);
+	return NULL;
+}
+
+bool
+ipc_close_within(struct ipc *c, unsigned timeout_ms)
+{
+	struct ipc_closer *k;
+	pthread_condattr_t ca;
+	struct timespec until;
+	pthread_t t;
+	bool done;
+
+	if (c == NULL)
+		return true;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		goto inline_close;
+	k->ic_ipc = c;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_mutex_init(&k->ic_lock, NULL) != 0) {
+		pthread_condattr_destroy(&ca);
+		free(k);
+		goto inline_close;
+	}
+	if (pthread_cond_init(&k->ic_cv, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		pthread_mutex_destroy(&k->ic_lock);
+		free(k);
+		goto inline_close;
+	}
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&t, NULL, ipc_closer_main, k) != 0) {
+		ipc_closer_free(k);
+		goto inline_close;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&k->ic_lock);
+	while (!k->ic_done &&
+	    pthread_cond_timedwait(&k->ic_cv, &k->ic_lock, &until) == 0)
+		;
+	done = k->ic_done;
+	k->ic_abandoned = !done;
+	pthread_mutex_unlock(&k->ic_lock);
+	if (!done) {
+		pthread_detach(t);
+		return false;
+	}
+	pthread_join(t, NULL);
+	ipc_closer_free(k);
+	return true;
+
+inline_close:
+	/* No thread to spare: close as ipc_close() does, unbounded. */
+	ipc_close(c);
+	return true;
 }
 
 void

@@ -8,6 +8,7 @@
 #ifndef TCPFWD_IPC_H
 #define TCPFWD_IPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct ipc;
@@ -63,5 +64,19 @@ void ipc_free(void *buf, size_t len);
 
 /* Closes the channel; accepts NULL. */
 void ipc_close(struct ipc *c);
+
+/*
+ * ipc_close() for a daemon on its way out: returns true once the channel
+ * is closed, false when nng did not finish within timeout_ms. nng 1.5.2
+ * can wait forever on a pipe whose receive it never completes (the
+ * reaper stuck stopping the bus0 pipe's receive, seen when a data plane
+ * exits while the control plane sends to it); the channel is then left
+ * as it is, for the process exit to take. Use it only right before
+ * exiting: the closing thread may outlive the call.
+ */
+bool ipc_close_within(struct ipc *c, unsigned timeout_ms);
+
+/* How long the daemons give ipc_close_within() at exit. */
+#define IPC_CLOSE_MS 1000
 
 #endif

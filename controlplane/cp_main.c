@@ -603,7 +603,9 @@ main(int argc, char **argv)
 	admin_stop(cp);
 	prober_free(cp->prober);
 	rounds_stop(cp);
-	ipc_close(cp->ipc);
+	if (!ipc_close_within(cp->ipc, IPC_CLOSE_MS))
+		log_warnx("the data-plane channel did not close within %u ms "
+		    "(nng): exiting without waiting for it", IPC_CLOSE_MS);
 	sampler_free(cp->sampler);
 	iplist_free(&cp->list);
 	dataplanes_free(cp->dps);

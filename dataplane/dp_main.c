@@ -676,7 +676,9 @@ main(int argc, char **argv)
 
 	handover_free(dp->upgrade);
 	workers_free(dp->workers);
-	ipc_close(dp->ipc);
+	if (!ipc_close_within(dp->ipc, IPC_CLOSE_MS))
+		log_warnx("the control-plane channel did not close within "
+		    "%u ms (nng): exiting without waiting for it", IPC_CLOSE_MS);
 	activeset_unref(dp->set);
 	registry_free(&dp->registry);
 	close(dp->sig_io.fd);

@@ -548,7 +548,9 @@ main(int argc, char **argv)
 	    cp.n_sent);
 	rc = 0;
 
-	ipc_close(cp.ipc);
+	if (!ipc_close_within(cp.ipc, IPC_CLOSE_MS))
+		fprintf(stderr, "tfwd-cp: the channel did not close within "
+		    "%u ms (nng): exiting without it\n", IPC_CLOSE_MS);
 fail_ctl:
 	if (cp.ctl_fd != -1)
 		close(cp.ctl_fd);
