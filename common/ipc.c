@@ -458,6 +458,54 @@ ipc_free(void *buf, size_t len)
 		nng_free(buf, len);
 }
 
+long long
+ipc_dial_attempts(struct ipc *c)
+{
+	static const char *const outcomes[] = { "connect", "refused",
+	    "canceled", "other", "timeout", "proto", "auth", "oom",
+	    "reject" };
+	nng_stat *all, *d, *st;
+	long long n = 0;
+	size_t i;
+
+	if (nng_dialer_id(c->i_dialer) <= 0 || nng_stats_get(&all) != 0)
+		return -1;
+	if ((d = nng_stat_find_dialer(all, c->i_dialer)) == NULL) {
+		nng_stats_free(all);
+		return -1;
+	}
+	for (i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+		st = nng_stat_find(d, outcomes[i]);
+		if (st != NULL && nng_stat_type(st) == NNG_STAT_COUNTER)
+			n += (long long)nng_stat_value(st);
+	}
+	nng_stats_free(all);
+	return n;
+}
+
+void
+ipc_watch_reset(struct ipc_watch *w)
+{
+	w->attempts = -1;
+	w->since_ms = 0;
+}
+
+bool
+ipc_watch_stalled(struct ipc_watch *w, unsigned peers, long long attempts,
+    uint64_t now_ms, uint64_t stall_ms)
+{
+	if (peers > 0 || attempts < 0) {
+		ipc_watch_reset(w);
+		return false;
+	}
+	if (attempts != w->attempts) {
+		w->attempts = attempts;
+		w->since_ms = now_ms;
+		return false;
+	}
+	return now_ms - w->since_ms >= stall_ms;
+}
+
 /* ipc_close_within()'s hand-off to its closing thread. */
 struct ipc_closer {
 	pthread_mutex_t	 ic_lock;

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ipc;
 
@@ -78,5 +79,32 @@ bool ipc_close_within(struct ipc *c, unsigned timeout_ms);
 
 /* How long the daemons give ipc_close_within() at exit. */
 #define IPC_CLOSE_MS 1000
+
+/*
+ * Connection attempts a dialing channel has finished so far, whatever
+ * their outcome (nng's dialer statistics: connected, refused, timed out,
+ * ...), or -1 when they cannot be read. A channel with no peer must keep
+ * attempting: nng redials every IPC_RECONN_MAX_MS at most.
+ */
+long long ipc_dial_attempts(struct ipc *c);
+
+/*
+ * Whether a dialing channel has stopped redialling. nng 1.5.2 can wedge
+ * the pipe reaper that its dialer waits on before it redials (see
+ * ipc_close_within()); such a channel never reconnects and must be
+ * replaced. Fed once in a while with the channel's peers and attempts:
+ * true once the channel has had no peer and no new attempt for stall_ms.
+ */
+struct ipc_watch {
+	long long attempts;	/* as last seen; -1 = not watching */
+	uint64_t since_ms;	/* when they last changed */
+};
+
+void ipc_watch_reset(struct ipc_watch *w);
+bool ipc_watch_stalled(struct ipc_watch *w, unsigned peers,
+    long long attempts, uint64_t now_ms, uint64_t stall_ms);
+
+/* How long the data plane lets its channel sit still before replacing it. */
+#define IPC_STALL_MS 5000
 
 #endif

@@ -30,6 +30,7 @@ struct dp {
 	struct ipc *ipc;
 	struct evloop_io ipc_io;
 	struct evloop_io peer_io;
+	struct ipc_watch ipc_watch;  /* is the channel still redialling? */
 	struct evloop_io sig_io;
 	struct workers *workers;
 	struct backend_registry registry;

@@ -284,12 +284,80 @@ send_report(struct dp *dp)
 	free(buf);
 }
 
+static void ipc_cb(struct evloop *, struct evloop_io *, uint32_t);
+static void peer_cb(struct evloop *, struct evloop_io *, uint32_t);
+
+/* Dials the control plane on a new channel and watches its descriptors. */
+static int
+channel_open(struct dp *dp, char *err, size_t errlen)
+{
+	struct ipc *c;
+	char why[200];
+
+	if (ipc_dial(dp->cfg.ipc.url, PROTO_MAX_MSG, &c, why,
+	    sizeof(why)) == -1) {
+		snprintf(err, errlen, "ipc: %s", why);
+		return -1;
+	}
+	if (evloop_io_add(dp->loop, &dp->ipc_io, ipc_recv_fd(c), EVLOOP_IN,
+	    ipc_cb, dp) == -1) {
+		snprintf(err, errlen, "ipc events: %s", strerror(errno));
+		ipc_close(c);
+		return -1;
+	}
+	if (evloop_io_add(dp->loop, &dp->peer_io, ipc_peer_fd(c), EVLOOP_IN,
+	    peer_cb, dp) == -1) {
+		snprintf(err, errlen, "ipc events: %s", strerror(errno));
+		evloop_io_del(dp->loop, &dp->ipc_io);
+		ipc_close(c);
+		return -1;
+	}
+	dp->ipc = c;
+	ipc_watch_reset(&dp->ipc_watch);
+	return 0;
+}
+
+/*
+ * A channel with no control plane that has stopped redialling (nng 1.5.2's
+ * wedged pipe reaper, see common/ipc.h) would leave this data plane on its
+ * last set for good: dial again on a new channel. The old one is closed in
+ * the background, where nng may keep it forever (a thread and a few KiB).
+ */
+static void
+channel_check(struct dp *dp)
+{
+	struct ipc *old = dp->ipc;
+	char err[256];
+
+	if (!ipc_watch_stalled(&dp->ipc_watch, ipc_peers(old),
+	    ipc_dial_attempts(old), evloop_now(dp->loop), IPC_STALL_MS))
+		return;
+	log_warnx("the channel to the control plane at %s has not redialled "
+	    "for %u ms (nng): dialling on a new one", dp->cfg.ipc.url,
+	    IPC_STALL_MS);
+	evloop_io_del(dp->loop, &dp->ipc_io);
+	evloop_io_del(dp->loop, &dp->peer_io);
+	if (channel_open(dp, err, sizeof(err)) == -1) {
+		/* Keep the old one and its events; try again later. */
+		log_warnx("%s", err);
+		if (evloop_io_add(dp->loop, &dp->ipc_io, ipc_recv_fd(old),
+		    EVLOOP_IN, ipc_cb, dp) == -1 ||
+		    evloop_io_add(dp->loop, &dp->peer_io, ipc_peer_fd(old),
+		    EVLOOP_IN, peer_cb, dp) == -1)
+			fatal("ipc events");
+		ipc_watch_reset(&dp->ipc_watch);
+		return;
+	}
+	(void)ipc_close_within(old, 0);
+}
+
 static void
 report_cb(struct evloop *loop, struct evloop_timer *t)
 {
 	struct dp *dp = t->arg;
 
 	send_report(dp);
+	channel_check(dp);
 	evloop_timer_start(loop, t, REPORT_MS);
 }
 
@@ -636,14 +704,8 @@ main(int argc, char **argv)
 	if (workers_start(n, dp->listen_fds, &settings, dp->set,
 	    &dp->workers, err, sizeof(err)) == -1)
 		fatalx("cannot start workers: %s", err);
-	if (ipc_dial(dp->cfg.ipc.url, PROTO_MAX_MSG, &dp->ipc, err,
-	    sizeof(err)) == -1)
-		fatalx("ipc: %s", err);
-	if (evloop_io_add(dp->loop, &dp->ipc_io, ipc_recv_fd(dp->ipc),
-	    EVLOOP_IN, ipc_cb, dp) == -1 ||
-	    evloop_io_add(dp->loop, &dp->peer_io, ipc_peer_fd(dp->ipc),
-	    EVLOOP_IN, peer_cb, dp) == -1)
-		fatal("ipc events");
+	if (channel_open(dp, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	evloop_timer_init(&dp->report_timer, report_cb, dp);
 	evloop_timer_init(&dp->drain_timer, drain_cb, dp);
 	evloop_timer_start(dp->loop, &dp->report_timer, REPORT_MS);

@@ -621,6 +621,51 @@ test_close_within(void **state)
 	sleep_ms(200);
 }
 
+/*
+ * ipc_dial_attempts(): nng's dialer keeps attempting while nobody listens
+ * (refused) and counts the connection once somebody does; a listener has
+ * no dialer to count. ipc_watch_stalled(): only a channel with no peer
+ * whose attempts stand still for the whole period is stalled.
+ */
+static void
+test_dial_attempts_and_watch(void **state)
+{
+	struct ipc_watch w;
+	struct ipc *l, *d;
+	long long a0, a1;
+
+	(void)state;
+	d = dial_ok(url, MAX_MSG);
+	a0 = ipc_dial_attempts(d);
+	assert_true(a0 >= 0);
+	sleep_ms(600);
+	a1 = ipc_dial_attempts(d);
+	assert_true(a1 > a0);		/* refused, and tried again */
+	l = listen_ok(url, MAX_MSG);
+	assert_int_equal(ipc_dial_attempts(l), -1);
+	assert_true(wait_peers(d, 1, 3000));
+	assert_true(ipc_dial_attempts(d) > a1);
+	ipc_close(d);
+	ipc_close(l);
+
+	ipc_watch_reset(&w);
+	/* Attempts moving: never stalled, however long. */
+	assert_false(ipc_watch_stalled(&w, 0, 1, 1000, 5000));
+	assert_false(ipc_watch_stalled(&w, 0, 2, 5000, 5000));
+	assert_false(ipc_watch_stalled(&w, 0, 3, 9000, 5000));
+	/* Standing still: stalled once the period has passed. */
+	assert_false(ipc_watch_stalled(&w, 0, 3, 13999, 5000));
+	assert_true(ipc_watch_stalled(&w, 0, 3, 14000, 5000));
+	/* A peer resets the watch: connected is not stalled. */
+	assert_false(ipc_watch_stalled(&w, 1, 3, 20000, 5000));
+	assert_false(ipc_watch_stalled(&w, 0, 3, 21000, 5000));
+	assert_false(ipc_watch_stalled(&w, 0, 3, 25999, 5000));
+	assert_true(ipc_watch_stalled(&w, 0, 3, 26000, 5000));
+	/* Unreadable statistics: no judgement. */
+	assert_false(ipc_watch_stalled(&w, 0, -1, 90000, 5000));
+	assert_false(ipc_watch_stalled(&w, 0, 3, 91000, 5000));
+}
+
 int
 main(void)
 {
@@ -643,6 +688,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_peers, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_dial_attempts_and_watch,
+		    setup, teardown),
+		/* Last: it may leave nng's pipe reaper wedged for good. */
 		cmocka_unit_test_setup_teardown(test_close_within, setup,
 		    teardown),
 	};
