@@ -89,11 +89,12 @@ bool ipc_close_within(struct ipc *c, unsigned timeout_ms);
 long long ipc_dial_attempts(struct ipc *c);
 
 /*
- * Whether a dialing channel has stopped redialling. nng 1.5.2 can wedge
- * the pipe reaper that its dialer waits on before it redials (see
- * ipc_close_within()); such a channel never reconnects and must be
- * replaced. Fed once in a while with the channel's peers and attempts:
- * true once the channel has had no peer and no new attempt for stall_ms.
+ * Whether a dialing channel has stopped redialling. nng 1.5.2's dialer
+ * sometimes makes no attempt at all after a lost connection (seen in
+ * t_27 under ASan, every nng thread idle); such a channel never
+ * reconnects and must be replaced. Fed once in a while with the channel's
+ * peers and attempts: true once the channel has had no peer and no new
+ * attempt for stall_ms.
  */
 struct ipc_watch {
 	long long attempts;	/* as last seen; -1 = not watching */

@@ -287,29 +287,16 @@ send_report(struct dp *dp)
 static void ipc_cb(struct evloop *, struct evloop_io *, uint32_t);
 static void peer_cb(struct evloop *, struct evloop_io *, uint32_t);
 
-/* Dials the control plane on a new channel and watches its descriptors. */
+/* Watches channel c's descriptors in the main loop. */
 static int
-channel_open(struct dp *dp, char *err, size_t errlen)
+channel_watch(struct dp *dp, struct ipc *c)
 {
-	struct ipc *c;
-	char why[200];
-
-	if (ipc_dial(dp->cfg.ipc.url, PROTO_MAX_MSG, &c, why,
-	    sizeof(why)) == -1) {
-		snprintf(err, errlen, "ipc: %s", why);
-		return -1;
-	}
 	if (evloop_io_add(dp->loop, &dp->ipc_io, ipc_recv_fd(c), EVLOOP_IN,
-	    ipc_cb, dp) == -1) {
-		snprintf(err, errlen, "ipc events: %s", strerror(errno));
-		ipc_close(c);
+	    ipc_cb, dp) == -1)
 		return -1;
-	}
 	if (evloop_io_add(dp->loop, &dp->peer_io, ipc_peer_fd(c), EVLOOP_IN,
 	    peer_cb, dp) == -1) {
-		snprintf(err, errlen, "ipc events: %s", strerror(errno));
 		evloop_io_del(dp->loop, &dp->ipc_io);
-		ipc_close(c);
 		return -1;
 	}
 	dp->ipc = c;
@@ -318,15 +305,17 @@ channel_open(struct dp *dp, char *err, size_t errlen)
 }
 
 /*
- * A channel with no control plane that has stopped redialling (nng 1.5.2's
- * wedged pipe reaper, see common/ipc.h) would leave this data plane on its
- * last set for good: dial again on a new channel. The old one is closed in
- * the background, where nng may keep it forever (a thread and a few KiB).
+ * nng 1.5.2's dialer can stop redialling after a lost connection (every
+ * nng thread idle, no attempt made: see common/ipc.h), which would leave
+ * this data plane on its last set for good. A channel with no control
+ * plane and no attempt for IPC_STALL_MS is replaced by a new one; the old
+ * one is closed in the background, where nng may keep it (a thread and a
+ * few KiB) if its close hangs too.
  */
 static void
 channel_check(struct dp *dp)
 {
-	struct ipc *old = dp->ipc;
+	struct ipc *old = dp->ipc, *c;
 	char err[256];
 
 	if (!ipc_watch_stalled(&dp->ipc_watch, ipc_peers(old),
@@ -335,19 +324,16 @@ channel_check(struct dp *dp)
 	log_warnx("the channel to the control plane at %s has not redialled "
 	    "for %u ms (nng): dialling on a new one", dp->cfg.ipc.url,
 	    IPC_STALL_MS);
-	evloop_io_del(dp->loop, &dp->ipc_io);
-	evloop_io_del(dp->loop, &dp->peer_io);
-	if (channel_open(dp, err, sizeof(err)) == -1) {
-		/* Keep the old one and its events; try again later. */
-		log_warnx("%s", err);
-		if (evloop_io_add(dp->loop, &dp->ipc_io, ipc_recv_fd(old),
-		    EVLOOP_IN, ipc_cb, dp) == -1 ||
-		    evloop_io_add(dp->loop, &dp->peer_io, ipc_peer_fd(old),
-		    EVLOOP_IN, peer_cb, dp) == -1)
-			fatal("ipc events");
+	if (ipc_dial(dp->cfg.ipc.url, PROTO_MAX_MSG, &c, err,
+	    sizeof(err)) == -1) {
+		log_warnx("ipc: %s; trying again in %u ms", err, IPC_STALL_MS);
 		ipc_watch_reset(&dp->ipc_watch);
 		return;
 	}
+	evloop_io_del(dp->loop, &dp->ipc_io);
+	evloop_io_del(dp->loop, &dp->peer_io);
+	if (channel_watch(dp, c) == -1)
+		fatal("ipc events");
 	(void)ipc_close_within(old, 0);
 }
 
@@ -633,6 +619,7 @@ main(int argc, char **argv)
 	char err[512], name[ADDR_STRLEN];
 	unsigned n;
 	struct dp *dp;
+	struct ipc *ipc;
 
 	if ((ch = daemon_options(argc, argv, "tcpfwd-dataplane", usage, &o))
 	    != -1)
@@ -704,8 +691,11 @@ main(int argc, char **argv)
 	if (workers_start(n, dp->listen_fds, &settings, dp->set,
 	    &dp->workers, err, sizeof(err)) == -1)
 		fatalx("cannot start workers: %s", err);
-	if (channel_open(dp, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	if (ipc_dial(dp->cfg.ipc.url, PROTO_MAX_MSG, &ipc, err,
+	    sizeof(err)) == -1)
+		fatalx("ipc: %s", err);
+	if (channel_watch(dp, ipc) == -1)
+		fatal("ipc events");
 	evloop_timer_init(&dp->report_timer, report_cb, dp);
 	evloop_timer_init(&dp->drain_timer, drain_cb, dp);
 	evloop_timer_start(dp->loop, &dp->report_timer, REPORT_MS);
