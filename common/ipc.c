@@ -483,6 +483,12 @@ ipc_dial_attempts(struct ipc *c)
 	return n;
 }
 
+uint64_t
+ipc_stall_ms(const char *url)
+{
+	return strncmp(url, "ipc://", 6) == 0 ? IPC_STALL_MS : IPC_STALL_TCP_MS;
+}
+
 void
 ipc_watch_reset(struct ipc_watch *w)
 {

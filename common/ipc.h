@@ -105,7 +105,18 @@ void ipc_watch_reset(struct ipc_watch *w);
 bool ipc_watch_stalled(struct ipc_watch *w, unsigned peers,
     long long attempts, uint64_t now_ms, uint64_t stall_ms);
 
-/* How long the data plane lets its channel sit still before replacing it. */
+/*
+ * How long the data plane lets its channel sit still before replacing it.
+ * A connect to a unix socket ends at once (connected or refused), so an
+ * ipc:// dialer attempts every IPC_RECONN_MAX_MS at most. A tcp:// connect
+ * to a host that drops SYNs takes the kernel's whole retry time (127 s
+ * with the default tcp_syn_retries of 6) to fail: a longer wait, so that
+ * such a dialer, busy and not stalled, is left alone.
+ */
 #define IPC_STALL_MS 5000
+#define IPC_STALL_TCP_MS 150000
+
+/* The stall period for a channel to url. */
+uint64_t ipc_stall_ms(const char *url);
 
 #endif

@@ -308,25 +308,30 @@ channel_watch(struct dp *dp, struct ipc *c)
  * nng 1.5.2's dialer can stop redialling after a lost connection (every
  * nng thread idle, no attempt made: see common/ipc.h), which would leave
  * this data plane on its last set for good. A channel with no control
- * plane and no attempt for IPC_STALL_MS is replaced by a new one; the old
+ * plane and no attempt for ipc_stall_ms() is replaced by a new one; the old
  * one is closed in the background, where nng may keep it (a thread and a
- * few KiB) if its close hangs too.
+ * few KiB) if its close hangs too. The statistics are read only while
+ * there is no control plane.
  */
 static void
 channel_check(struct dp *dp)
 {
 	struct ipc *old = dp->ipc, *c;
+	uint64_t stall_ms = ipc_stall_ms(dp->cfg.ipc.url);
+	unsigned peers = ipc_peers(old);
 	char err[256];
 
-	if (!ipc_watch_stalled(&dp->ipc_watch, ipc_peers(old),
-	    ipc_dial_attempts(old), evloop_now(dp->loop), IPC_STALL_MS))
+	if (!ipc_watch_stalled(&dp->ipc_watch, peers,
+	    peers > 0 ? -1 : ipc_dial_attempts(old), evloop_now(dp->loop),
+	    stall_ms))
 		return;
 	log_warnx("the channel to the control plane at %s has not redialled "
-	    "for %u ms (nng): dialling on a new one", dp->cfg.ipc.url,
-	    IPC_STALL_MS);
+	    "for %llu ms (nng): dialling on a new one", dp->cfg.ipc.url,
+	    (unsigned long long)stall_ms);
 	if (ipc_dial(dp->cfg.ipc.url, PROTO_MAX_MSG, &c, err,
 	    sizeof(err)) == -1) {
-		log_warnx("ipc: %s; trying again in %u ms", err, IPC_STALL_MS);
+		log_warnx("ipc: %s; trying again in %llu ms", err,
+		    (unsigned long long)stall_ms);
 		ipc_watch_reset(&dp->ipc_watch);
 		return;
 	}

@@ -661,6 +661,13 @@ test_dial_attempts_and_watch(void **state)
 	assert_false(ipc_watch_stalled(&w, 0, 3, 21000, 5000));
 	assert_false(ipc_watch_stalled(&w, 0, 3, 25999, 5000));
 	assert_true(ipc_watch_stalled(&w, 0, 3, 26000, 5000));
+	/* A unix-socket dialer never waits on a connect; a TCP one may, for
+	 * the kernel's whole SYN retry time. */
+	assert_int_equal(ipc_stall_ms("ipc:///run/tcpfwd/control.ipc"),
+	    IPC_STALL_MS);
+	assert_int_equal(ipc_stall_ms("tcp://127.0.0.1:7001"),
+	    IPC_STALL_TCP_MS);
+	assert_true(IPC_STALL_TCP_MS > 127000);
 	/* Unreadable statistics: no judgement. */
 	assert_false(ipc_watch_stalled(&w, 0, -1, 90000, 5000));
 	assert_false(ipc_watch_stalled(&w, 0, 3, 91000, 5000));
