@@ -75,8 +75,7 @@ ipc_pipe_event(struct ipc *c, atomic_uint *count)
 
 	atomic_fetch_add(count, 1);
 	/* Fails only when the counter is saturated: it is readable then. */
-	if (write(c->i_peer_efd, &one, sizeof(one)) == -1)
-		return;
+	(void)!write(c->i_peer_efd, &one, sizeof(one));
 }
 
 static void
@@ -244,7 +243,7 @@ ipc_prepare_path(const char *url, char *err, size_t errlen)
 	const char *path, *slash;
 	size_t n;
 
-	if (strncmp(url, "ipc://", 6) != 0)
+	if (!ipc_url_is_unix(url))
 		return 0;
 	path = url + 6;
 	if (strlen(path) >= sizeof(dir)) {
@@ -277,7 +276,7 @@ ipc_listener_start(struct ipc *c, const char *url, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", url, nng_strerror(rv));
 		return -1;
 	}
-	if (strncmp(url, "ipc://", 6) == 0 &&
+	if (ipc_url_is_unix(url) &&
 	    (rv = nng_listener_set_int(c->i_listener, NNG_OPT_IPC_PERMISSIONS,
 	    IPC_SOCK_MODE)) != 0) {
 		snprintf(err, errlen, "%s: permissions: %s", url,
@@ -305,7 +304,7 @@ ipc_listen(const char *url, size_t max_msg, struct ipc **out, char *err,
 
 	if (ipc_open(max_msg, &c, err, errlen) == -1)
 		return -1;
-	if (strncmp(url, "ipc://", 6) == 0 &&
+	if (ipc_url_is_unix(url) &&
 	    (c->i_url = strdup(url)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail_close;
@@ -458,6 +457,12 @@ ipc_free(void *buf, size_t len)
 		nng_free(buf, len);
 }
 
+bool
+ipc_url_is_unix(const char *url)
+{
+	return strncmp(url, "ipc://", 6) == 0;
+}
+
 long long
 ipc_dial_attempts(struct ipc *c)
 {
@@ -486,7 +491,7 @@ ipc_dial_attempts(struct ipc *c)
 uint64_t
 ipc_stall_ms(const char *url)
 {
-	return strncmp(url, "ipc://", 6) == 0 ? IPC_STALL_MS : IPC_STALL_TCP_MS;
+	return ipc_url_is_unix(url) ? IPC_STALL_MS : IPC_STALL_TCP_MS;
 }
 
 void
@@ -521,14 +526,6 @@ struct ipc_closer {
 	bool		 ic_abandoned;	/* the caller gave up: free it here */
 };
 
-static void
-ipc_closer_free(struct ipc_closer *k)
-{
-	pthread_cond_destroy(&k->ic_cv);
-	pthread_mutex_destroy(&k->ic_lock);
-	free(k);
-}
-
 static void *
 ipc_closer_main(void *arg)
 {
@@ -542,40 +539,30 @@ ipc_closer_main(void *arg)
 	pthread_cond_signal(&k->ic_cv);
 	pthread_mutex_unlock(&k->ic_lock);
 	if (abandoned)
-		ipc_closer_free(k);
+		free(k);
 	return NULL;
 }
 
 bool
 ipc_close_within(struct ipc *c, unsigned timeout_ms)
 {
+	static const struct ipc_closer init = {
+		.ic_lock = PTHREAD_MUTEX_INITIALIZER,
+		.ic_cv = PTHREAD_COND_INITIALIZER,
+	};
 	struct ipc_closer *k;
-	pthread_condattr_t ca;
 	struct timespec until;
 	pthread_t t;
 	bool done;
 
 	if (c == NULL)
 		return true;
-	if ((k = calloc(1, sizeof(*k))) == NULL)
+	if ((k = malloc(sizeof(*k))) == NULL)
 		goto inline_close;
+	*k = init;
 	k->ic_ipc = c;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (pthread_mutex_init(&k->ic_lock, NULL) != 0) {
-		pthread_condattr_destroy(&ca);
-		free(k);
-		goto inline_close;
-	}
-	if (pthread_cond_init(&k->ic_cv, &ca) != 0) {
-		pthread_condattr_destroy(&ca);
-		pthread_mutex_destroy(&k->ic_lock);
-		free(k);
-		goto inline_close;
-	}
-	pthread_condattr_destroy(&ca);
 	if (pthread_create(&t, NULL, ipc_closer_main, k) != 0) {
-		ipc_closer_free(k);
+		free(k);
 		goto inline_close;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &until);
@@ -586,8 +573,8 @@ ipc_close_within(struct ipc *c, unsigned timeout_ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&k->ic_lock);
-	while (!k->ic_done &&
-	    pthread_cond_timedwait(&k->ic_cv, &k->ic_lock, &until) == 0)
+	while (!k->ic_done && pthread_cond_clockwait(&k->ic_cv, &k->ic_lock,
+	    CLOCK_MONOTONIC, &until) == 0)
 		;
 	done = k->ic_done;
 	k->ic_abandoned = !done;
@@ -597,7 +584,7 @@ ipc_close_within(struct ipc *c, unsigned timeout_ms)
 		return false;
 	}
 	pthread_join(t, NULL);
-	ipc_closer_free(k);
+	free(k);
 	return true;
 
 inline_close:

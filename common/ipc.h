@@ -63,6 +63,9 @@ int ipc_send(struct ipc *c, const void *buf, size_t len);
 int ipc_recv(struct ipc *c, void **buf, size_t *len);
 void ipc_free(void *buf, size_t len);
 
+/* An "ipc://PATH" URL: a unix socket on this host (not tcp://). */
+bool ipc_url_is_unix(const char *url);
+
 /* Closes the channel; accepts NULL. */
 void ipc_close(struct ipc *c);
 

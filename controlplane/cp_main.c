@@ -559,8 +559,7 @@ main(int argc, char **argv)
 	if (ipc_listen(cp->cfg.ipc.url, PROTO_MAX_MSG, &cp->ipc, err,
 	    sizeof(err)) == -1)
 		fatalx("ipc: %s", err);
-	dataplanes_set_local(cp->dps,
-	    strncmp(cp->cfg.ipc.url, "ipc://", 6) == 0);
+	dataplanes_set_local(cp->dps, ipc_url_is_unix(cp->cfg.ipc.url));
 	if (evloop_io_add(cp->loop, &m->ipc_io, ipc_recv_fd(cp->ipc),
 	    EVLOOP_IN, ipc_cb, cp) == -1 ||
 	    evloop_io_add(cp->loop, &m->peer_io, ipc_peer_fd(cp->ipc),
